@@ -235,7 +235,7 @@ public final class PipelineRunner {
           total = total.plus(r);
           batches++;
           snapshot |= batch.type() == BatchType.SNAPSHOT;
-          if (batch.type() == BatchType.CHANGES || batch.lastOfSnapshot()) {
+          if (!batch.isPartial()) {
             committed = Optional.of(batch.endPosition());
             reader.acknowledge(batch.endPosition());
           }

@@ -16,8 +16,9 @@ public interface ChangeApplier extends AutoCloseable {
 
   /**
    * Makes the batch durable together with its end position, or fails without changing either.
-   * For {@link BatchType#SNAPSHOT} batches, rows become visible (and the position moves) only with
-   * the batch marked {@link ChangeBatch#lastOfSnapshot()}. Does not close the batch.
+   * For {@link ChangeBatch#isPartial() partial} batches (a snapshot before its last batch, or part
+   * of a large source transaction), rows become visible and the position moves only with the batch
+   * that completes the unit. Does not close the batch.
    *
    * @return what the batch did to the target
    * @throws io.tidesync.InvalidSourceDataException for rows the target cannot take

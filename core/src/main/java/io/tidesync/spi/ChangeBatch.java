@@ -42,10 +42,13 @@ public final class ChangeBatch implements AutoCloseable {
   private final TinyIntVector kinds;
   private final BigIntVector commitVersions;
   private final BigIntVector commitTimestamps;
+  private final BigIntVector transactionIds;
+  private final boolean partial;
   private boolean closed;
 
   ChangeBatch(TableId table, TableSchema schema, BatchType type, boolean lastOfSnapshot, Position endPosition,
-      VectorSchemaRoot data, TinyIntVector kinds, BigIntVector commitVersions, BigIntVector commitTimestamps) {
+      VectorSchemaRoot data, TinyIntVector kinds, BigIntVector commitVersions, BigIntVector commitTimestamps,
+      BigIntVector transactionIds, boolean partial) {
     this.table = Objects.requireNonNull(table);
     this.schema = Objects.requireNonNull(schema);
     this.type = Objects.requireNonNull(type);
@@ -55,6 +58,8 @@ public final class ChangeBatch implements AutoCloseable {
     this.kinds = kinds;
     this.commitVersions = commitVersions;
     this.commitTimestamps = commitTimestamps;
+    this.transactionIds = transactionIds;
+    this.partial = partial;
   }
 
   public TableId table() {
@@ -72,6 +77,18 @@ public final class ChangeBatch implements AutoCloseable {
   /** For {@link BatchType#SNAPSHOT}: this batch completes the snapshot. Always false for changes. */
   public boolean lastOfSnapshot() {
     return lastOfSnapshot;
+  }
+
+  /**
+   * True when this batch's rows are only part of a unit that continues in the next batch: a
+   * snapshot before its last batch, or one source transaction too large for one batch (the
+   * batches of such a transaction follow each other with nothing in between). A sink makes the
+   * unit durable, with the end position, only with the batch that completes it; the pipeline
+   * acknowledges only complete batches. A sink that cannot hold a transaction open across batches
+   * must reject partial {@link BatchType#CHANGES} batches with a clear error.
+   */
+  public boolean isPartial() {
+    return type == BatchType.SNAPSHOT ? !lastOfSnapshot : partial;
   }
 
   /** Everything up to this position is in this batch and the ones before it. */
@@ -105,6 +122,11 @@ public final class ChangeBatch implements AutoCloseable {
   /** Commit time of the row's change, in microseconds since the epoch. */
   public long commitTimestampMicros(int row) {
     return commitTimestamps.get(row);
+  }
+
+  /** The source transaction id of the row's change (a Postgres xid), or -1 when the source has none. */
+  public long transactionId(int row) {
+    return transactionIds.get(row);
   }
 
   public boolean isNull(int column, int row) {
@@ -158,6 +180,7 @@ public final class ChangeBatch implements AutoCloseable {
     kinds.close();
     commitVersions.close();
     commitTimestamps.close();
+    transactionIds.close();
   }
 
   @Override

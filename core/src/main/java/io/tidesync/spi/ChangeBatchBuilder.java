@@ -55,6 +55,7 @@ public final class ChangeBatchBuilder implements AutoCloseable {
   private final TinyIntVector kinds;
   private final BigIntVector versions;
   private final BigIntVector timestamps;
+  private final BigIntVector transactionIds;
   private int row = -1;
   private long variableBytes;
   private boolean handedOff;
@@ -71,10 +72,12 @@ public final class ChangeBatchBuilder implements AutoCloseable {
     this.kinds = new TinyIntVector("_change_kind", allocator);
     this.versions = new BigIntVector("_commit_version", allocator);
     this.timestamps = new BigIntVector("_commit_timestamp", allocator);
+    this.transactionIds = new BigIntVector("_transaction_id", allocator);
     data.allocateNew();
     kinds.allocateNew();
     versions.allocateNew();
     timestamps.allocateNew();
+    transactionIds.allocateNew();
   }
 
   /** The Arrow field a column is carried in. */
@@ -109,10 +112,16 @@ public final class ChangeBatchBuilder implements AutoCloseable {
 
   /** Starts a new row; its columns are null until set. */
   public void startRow(ChangeKind kind, long commitVersion, long commitTimestampMicros) {
+    startRow(kind, commitVersion, commitTimestampMicros, -1L);
+  }
+
+  /** Starts a new row that carries the source's transaction id (a Postgres xid). */
+  public void startRow(ChangeKind kind, long commitVersion, long commitTimestampMicros, long transactionId) {
     row++;
     kinds.setSafe(row, kind.code());
     versions.setSafe(row, commitVersion);
     timestamps.setSafe(row, commitTimestampMicros);
+    transactionIds.setSafe(row, transactionId);
   }
 
   /** Rows started so far. */
@@ -130,7 +139,7 @@ public final class ChangeBatchBuilder implements AutoCloseable {
         fixed += rowCount() / 8 + 1;
       }
     }
-    return fixed + variableBytes + 17L * rowCount();
+    return fixed + variableBytes + 25L * rowCount();
   }
 
   /**
@@ -212,6 +221,19 @@ public final class ChangeBatchBuilder implements AutoCloseable {
 
   /** Ends the batch: the builder hands its buffers to the returned batch and cannot be reused. */
   public ChangeBatch build(BatchType type, boolean lastOfSnapshot, Position endPosition) {
+    return build(type, lastOfSnapshot, false, endPosition);
+  }
+
+  /**
+   * Ends a {@link BatchType#CHANGES} batch that holds only part of one source transaction (see
+   * {@link ChangeBatch#isPartial()}); {@code endPosition} is the position the transaction reaches
+   * when complete.
+   */
+  public ChangeBatch buildPartialTransaction(Position endPosition) {
+    return build(BatchType.CHANGES, false, true, endPosition);
+  }
+
+  private ChangeBatch build(BatchType type, boolean lastOfSnapshot, boolean partial, Position endPosition) {
     if (handedOff) {
       throw new IllegalStateException("batch already built");
     }
@@ -223,9 +245,10 @@ public final class ChangeBatchBuilder implements AutoCloseable {
     kinds.setValueCount(n);
     versions.setValueCount(n);
     timestamps.setValueCount(n);
+    transactionIds.setValueCount(n);
     handedOff = true;
     return new ChangeBatch(table, schema, type, type == BatchType.SNAPSHOT && lastOfSnapshot, endPosition,
-        data, kinds, versions, timestamps);
+        data, kinds, versions, timestamps, transactionIds, type == BatchType.CHANGES && partial);
   }
 
   /** Releases the buffers unless {@link #build} handed them to a batch. */
@@ -237,6 +260,7 @@ public final class ChangeBatchBuilder implements AutoCloseable {
       kinds.close();
       versions.close();
       timestamps.close();
+      transactionIds.close();
     }
   }
 }

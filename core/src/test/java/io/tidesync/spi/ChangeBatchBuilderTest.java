@@ -114,6 +114,26 @@ class ChangeBatchBuilderTest {
   }
 
   @Test
+  void partialTransactionBatchesAndTransactionIds() {
+    TableSchema schema = TableSchema.of(List.of(Column.of("s", LogicalType.of(LogicalType.Kind.STRING))));
+    try (ChangeBatchBuilder b = new ChangeBatchBuilder(allocator, TableId.of("", "t"), schema)) {
+      b.startRow(ChangeKind.INSERT, 100, 0, 733);
+      b.startRow(ChangeKind.INSERT, 100, 0);
+      try (ChangeBatch batch = b.buildPartialTransaction(Position.of("pg", 100))) {
+        assertThat(batch.isPartial()).isTrue();
+        assertThat(batch.type()).isEqualTo(BatchType.CHANGES);
+        assertThat(batch.transactionId(0)).isEqualTo(733);
+        assertThat(batch.transactionId(1)).isEqualTo(-1);
+      }
+    }
+    try (ChangeBatchBuilder b = new ChangeBatchBuilder(allocator, TableId.of("", "t"), schema)) {
+      try (ChangeBatch batch = b.build(BatchType.SNAPSHOT, false, Position.of("pg", 1))) {
+        assertThat(batch.isPartial()).as("a snapshot batch before the last one").isTrue();
+      }
+    }
+  }
+
+  @Test
   void estimatedBytesGrowsWithVariableWidthData() {
     TableSchema schema = TableSchema.of(List.of(Column.of("s", LogicalType.of(LogicalType.Kind.STRING))));
     try (ChangeBatchBuilder b = new ChangeBatchBuilder(allocator, TableId.of("", "t"), schema)) {
