@@ -15,6 +15,12 @@ public class ConfigurationException extends TidesyncException {
     this(message, List.of(message));
   }
 
+  /** A single problem found when meeting the real system, with the error that revealed it. */
+  public ConfigurationException(String message, Throwable cause) {
+    super(message, cause);
+    this.problems = List.of(message);
+  }
+
   public ConfigurationException(String message, List<String> problems) {
     super(message);
     this.problems = List.copyOf(problems);
