@@ -166,7 +166,7 @@ public final class DeltaChangeReader implements ChangeReader {
 
   /** Handles Change Data Feed disabled at {@code version}: a new snapshot (RESNAPSHOT) or an error. */
   private void cdfDisabled(long version) {
-    String message = location + ": cannot read changes of versions " + rangeStart + ".." + Math.max(rangeEnd, version)
+    String message = location + ": cannot read changes of versions " + (applied + 1) + ".." + Math.max(rangeEnd, version)
         + ": Change Data Feed is not enabled at version " + version
         + ". Enable delta.enableChangeDataFeed and re-snapshot (or opt in with onPositionLost(RESNAPSHOT))";
     if (policy == PositionLostPolicy.RESNAPSHOT) {
@@ -278,8 +278,12 @@ public final class DeltaChangeReader implements ChangeReader {
           }
         }
         if (!st.cdfEnabled()) {
-          closeQuietly(b);
-          b = null;
+          if (b != null || applied != startApplied) {
+            // hand over the versions read so far; the next poll meets this version again and stops
+            pending = next;
+            pendingState = st;
+            break;
+          }
           cdfDisabled(next.version());
           return pollSnapshot();
         }
