@@ -181,6 +181,11 @@ public final class PostgresApplier implements ChangeApplier {
       throw new ApplyFailedException(subject + ": a CHANGES batch arrived before the snapshot being loaded was complete."
           + " Restart the pipeline; the snapshot starts over", null, null, false);
     }
+    if (batch.isPartial()) {
+      throw new ApplyFailedException(subject + ": the batch holds only part of a source transaction (" + batch
+          + "), and this sink applies whole transactions per batch. Raise the pipeline's maxBatchRows/maxBatchBytes above the"
+          + " largest source transaction", null, null, false);
+    }
     Plan p = plan(batch);
     ChangeReducer.Reduced reduced = new ChangeReducer(p.keyIdx, p.tsIdx, subject).reduce(batch);
     checkNul(batch, p, reduced.rows(), reduced.deletes(), reduced.count(), subject);
