@@ -61,7 +61,7 @@ class RandomizedApplyIT {
           throw new AssertionError("case " + c + " (" + variant + ") failed with seed " + seed
               + "; replay with -Dtidesync.seed=" + seed + ": " + e.getMessage(), e);
         } finally {
-          PostgresApplier.forceOnConflictForTests = false;
+          PostgresApplier.forceOnConflictForTests(false);
         }
       }
     }
@@ -76,7 +76,7 @@ class RandomizedApplyIT {
       case BATCHED_UPSERT -> sink.applyMode(ApplyMode.BATCHED_UPSERT);
       case AUTO -> sink.copyThreshold(1 + rnd.nextInt(8));
     };
-    PostgresApplier.forceOnConflictForTests = variant == Variant.COPY_ON_CONFLICT;
+    PostgresApplier.forceOnConflictForTests(variant == Variant.COPY_ON_CONFLICT);
     Map<List<Object>, List<Object>> model = new HashMap<>();
     int versions = 1 + rnd.nextInt(12);
     List<List<R>> perVersion = new ArrayList<>();

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * applier fail, to prove that a restarted pipeline neither loses nor repeats a change.
  *
  * <p>{@link #arm} makes the next applier (of any sink in this JVM) that passes the point throw
- * {@link InjectedFault} once. Only one point is armed at a time.
+ * {@link InjectedFault} once, or run an action once. Only one point is armed at a time.
  */
 public enum FaultPoint {
   /** Rows are staged (COPY done, or the load table filled), nothing applied to the target yet. */
@@ -18,21 +18,39 @@ public enum FaultPoint {
   AFTER_COMMIT;
 
   private static final AtomicReference<FaultPoint> ARMED = new AtomicReference<>();
+  /** What the armed point does instead of throwing, or null to throw. */
+  private static volatile Runnable action;
 
   /** Arms {@code point}: the next pass through it throws {@link InjectedFault}. */
   public static void arm(FaultPoint point) {
+    action = null;
+    ARMED.set(point);
+  }
+
+  /**
+   * Arms {@code point} with an action: the next pass through it runs {@code action} on the
+   * applier's thread (e.g. to break the applier's connection from outside) and goes on.
+   */
+  public static void arm(FaultPoint point, Runnable action) {
+    FaultPoint.action = action;
     ARMED.set(point);
   }
 
   /** Disarms whatever is armed. */
   public static void disarm() {
     ARMED.set(null);
+    action = null;
   }
 
   /** Called by the applier at this point. */
   public void pass() {
     if (ARMED.get() == this && ARMED.compareAndSet(this, null)) {
-      throw new InjectedFault(this);
+      Runnable a = action;
+      action = null;
+      if (a == null) {
+        throw new InjectedFault(this);
+      }
+      a.run();
     }
   }
 

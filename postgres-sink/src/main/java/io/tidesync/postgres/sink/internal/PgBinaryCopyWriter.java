@@ -3,7 +3,10 @@ package io.tidesync.postgres.sink.internal;
 import io.tidesync.spi.ChangeBatch;
 import io.tidesync.spi.LogicalType;
 import java.math.BigDecimal;
+import java.nio.ByteOrder;
+import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BigIntVector;
@@ -17,6 +20,7 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.SmallIntVector;
 import org.apache.arrow.vector.TimeStampVector;
 import org.apache.arrow.vector.TinyIntVector;
+import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 
 /**
@@ -34,6 +38,15 @@ public final class PgBinaryCopyWriter {
   private static final int PG_EPOCH_DAYS = 10957;
   private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
   private static final int FLUSH_AT = 1 << 16;
+  private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+  private static final long[] POW10 = new long[19];
+
+  static {
+    POW10[0] = 1;
+    for (int i = 1; i < POW10.length; i++) {
+      POW10[i] = POW10[i - 1] * 10;
+    }
+  }
 
   private final ChangeBatch batch;
   private final boolean stripNul;
@@ -41,6 +54,8 @@ public final class PgBinaryCopyWriter {
   private final FieldVector[] vectors;
   private final LogicalType.Kind[] kinds;
   private byte[] buf = new byte[FLUSH_AT + 1024];
+  /** Base-10000 digits of the numeric being written: a long has at most 5, a scale of 15 at most 4 more. */
+  private final short[] groups = new short[10];
   private int pos;
   private long bytesWritten;
 
@@ -54,6 +69,30 @@ public final class PgBinaryCopyWriter {
     for (int i = 0; i < n; i++) {
       vectors[i] = batch.vector(i);
       kinds[i] = batch.schema().column(i).type().kind();
+    }
+  }
+
+  /**
+   * Runs {@code COPY into (columns) FROM STDIN (FORMAT binary)} with the rows, inside the caller's
+   * transaction; a COPY that fails half way is cancelled (the caller rolls back).
+   *
+   * @param columns the batch's column names, plus the op column when {@code deletes} is not null
+   * @return bytes sent
+   */
+  static long copy(Connection conn, String into, List<String> columns, ChangeBatch batch, boolean[] isKey,
+      boolean stripNul, int[] rows, int count, boolean[] deletes) throws SQLException {
+    CopyIn copy = conn.unwrap(PGConnection.class).getCopyAPI()
+        .copyIn("COPY " + into + " (" + TargetTable.columnList(columns) + ") FROM STDIN (FORMAT binary)");
+    try {
+      return new PgBinaryCopyWriter(batch, isKey, stripNul).write(copy, rows, count, deletes);
+    } finally {
+      if (copy.isActive()) {
+        try {
+          copy.cancelCopy();
+        } catch (SQLException ignored) {
+          // the transaction is rolled back by the caller
+        }
+      }
     }
   }
 
@@ -144,7 +183,7 @@ public final class PgBinaryCopyWriter {
         putInt(8);
         putLong(Double.doubleToRawLongBits(((Float8Vector) v).get(row)));
       }
-      case DECIMAL -> writeNumeric(((DecimalVector) v).getObject(row));
+      case DECIMAL -> writeDecimal((DecimalVector) v, row);
       case STRING -> writeBytes((BaseVariableWidthVector) v, row, false, stripNul);
       case JSON -> writeBytes((BaseVariableWidthVector) v, row, true, stripNul);
       case BINARY -> writeBytes((BaseVariableWidthVector) v, row, false, false);
@@ -188,6 +227,83 @@ public final class PgBinaryCopyWriter {
     pos = lenAt;
     putInt(header + len);
     pos = saved;
+  }
+
+  /**
+   * A decimal whose unscaled value fits a long (any precision up to 18) and whose scale is at most
+   * 15 is encoded from the vector's bytes without a {@link BigDecimal}; others take
+   * {@link #writeNumeric(BigDecimal)}.
+   */
+  private void writeDecimal(DecimalVector v, int row) {
+    int scale = v.getScale();
+    if (LITTLE_ENDIAN && scale >= 0 && scale <= 15) {
+      ArrowBuf data = v.getDataBuffer();
+      long low = data.getLong((long) row * DecimalVector.TYPE_WIDTH);
+      long high = data.getLong((long) row * DecimalVector.TYPE_WIDTH + 8);
+      if (high == (low >> 63) && low != Long.MIN_VALUE) {
+        writeNumeric(low, scale);
+        return;
+      }
+    }
+    writeNumeric(v.getObject(row));
+  }
+
+  /** {@link #writeNumeric(BigDecimal)} of {@code unscaled * 10^-scale}, for 0 <= scale <= 15. */
+  void writeNumeric(long unscaled, int scale) {
+    long abs = Math.abs(unscaled);
+    long pow = POW10[scale];
+    long intPart = abs / pow;
+    int fracPad = (4 - scale % 4) % 4;
+    long frac = (abs % pow) * POW10[fracPad]; // < 10^18: no overflow
+    int fracGroups = (scale + fracPad) / 4;
+    short[] g = groups;
+    int intGroups = 0;
+    for (long x = intPart; x > 0; x /= 10000) {
+      intGroups++;
+    }
+    for (int i = intGroups - 1; i >= 0; i--) {
+      g[i] = (short) (intPart % 10000);
+      intPart /= 10000;
+    }
+    for (int i = intGroups + fracGroups - 1; i >= intGroups; i--) {
+      g[i] = (short) (frac % 10000);
+      frac /= 10000;
+    }
+    int groupCount = intGroups + fracGroups;
+    int first = 0;
+    while (first < groupCount && g[first] == 0) {
+      first++;
+    }
+    int last = groupCount - 1;
+    while (last >= first && g[last] == 0) {
+      last--;
+    }
+    int ndigits = last >= first ? last - first + 1 : 0;
+    int weight = ndigits == 0 ? 0 : intGroups - 1 - first;
+    short sign = unscaled < 0 ? (short) 0x4000 : 0;
+    ensure(4 + 8 + 2 * ndigits);
+    putInt(8 + 2 * ndigits);
+    putShort((short) ndigits);
+    putShort((short) weight);
+    putShort(ndigits == 0 ? 0 : sign);
+    putShort((short) scale);
+    for (int i = first; i <= last; i++) {
+      putShort(g[i]);
+    }
+  }
+
+  /** Visible for tests: the bytes (length word included) written for column {@code c} of {@code row}. */
+  byte[] encode(int c, int row) {
+    pos = 0;
+    writeValue(c, row);
+    return java.util.Arrays.copyOf(buf, pos);
+  }
+
+  /** Visible for tests: the bytes written by {@link #writeNumeric(BigDecimal)}. */
+  byte[] encodeNumeric(BigDecimal d) {
+    pos = 0;
+    writeNumeric(d);
+    return java.util.Arrays.copyOf(buf, pos);
   }
 
   /** PostgreSQL's binary numeric: base-10000 digits, weight, sign, display scale. */

@@ -30,11 +30,12 @@ public final class SqlErrors {
 
   /**
    * An error while committing: a server answer (such as a deferred constraint failure) means the
-   * transaction rolled back; a broken connection means nobody knows.
+   * transaction rolled back; a broken connection, or a FATAL that ends the session (class 57P:
+   * administrator or crash shutdown, terminated backend), means nobody knows.
    */
   public static RuntimeException commitFailed(String subject, SQLException e) {
     String state = e.getSQLState();
-    if (state == null || state.startsWith("08")) {
+    if (state == null || state.startsWith("08") || state.startsWith("57P")) {
       return new CommitStateUnknownException(subject + ": the connection failed during COMMIT (" + firstLine(e.getMessage())
           + "), so the batch may or may not be durable. Restart the pipeline: it resumes from the position committed in the"
           + " sync_state table, which tells", e);
