@@ -37,7 +37,7 @@ public final class SyncPipeline implements AutoCloseable {
   private SyncPipeline(Builder b) {
     this.runner = new PipelineRunner(b.name, b.source, b.sink, b.mode, b.memoryLimitBytes, b.maxBatchRows,
         b.maxBatchBytes, b.pollInterval, b.maxRetries, b.retryBackoff, b.maxRetryBackoff, b.threadFactory,
-        List.copyOf(b.listeners));
+        b.readAhead, List.copyOf(b.listeners));
   }
 
   /** Starts describing a pipeline. {@code name} keys the committed position in the sink. */
@@ -116,6 +116,7 @@ public final class SyncPipeline implements AutoCloseable {
     private Duration retryBackoff = Duration.ofMillis(500);
     private Duration maxRetryBackoff = Duration.ofSeconds(60);
     private ThreadFactory threadFactory;
+    private boolean readAhead = true;
     private final List<SyncListener> listeners = new ArrayList<>();
 
     private Builder(String name) {
@@ -175,9 +176,22 @@ public final class SyncPipeline implements AutoCloseable {
       return this;
     }
 
-    /** Makes the worker thread of {@link SyncPipeline#start()} (default: daemon threads named after the pipeline). */
+    /**
+     * Makes the pipeline's threads: the worker of {@link SyncPipeline#start()} and the read-ahead
+     * reader thread of each run (default: daemon threads named after the pipeline).
+     */
     public Builder threadFactory(ThreadFactory factory) {
       this.threadFactory = factory;
+      return this;
+    }
+
+    /**
+     * Whether the source reads the next batch while the sink applies the current one (default
+     * true). Reading runs on a second thread from the thread factory; at most two batches are in
+     * memory at once, which {@code maxBatchBytes <= memoryLimitBytes / 2} allows for.
+     */
+    public Builder readAhead(boolean enabled) {
+      this.readAhead = enabled;
       return this;
     }
 

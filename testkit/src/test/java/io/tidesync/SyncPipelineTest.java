@@ -178,8 +178,8 @@ class SyncPipelineTest {
     p.close();
     p.close();
     assertThat(p.status()).isEqualTo(SyncStatus.CLOSED);
-    assertThat(threads).hasSize(1);
-    assertThat(threads.get(0).isAlive()).isFalse();
+    assertThat(threads).as("the worker and the read-ahead reader thread come from the factory").hasSize(2);
+    assertThat(threads).noneMatch(Thread::isAlive);
     assertThatThrownBy(p::start).isInstanceOf(IllegalStateException.class).hasMessage("c: cannot start: the pipeline is CLOSED");
   }
 
@@ -241,7 +241,7 @@ class SyncPipelineTest {
       InMemoryChangeSource src = source();
       InMemoryChangeSink sink = InMemoryChangeSink.keyedBy("id");
       Map<Long, String> model = new java.util.HashMap<>();
-      try (SyncPipeline p = pipeline("prop", src, sink).maxBatchRows(1 + rnd.nextInt(8)).build()) {
+      try (SyncPipeline p = pipeline("prop", src, sink).maxBatchRows(1 + rnd.nextInt(8)).readAhead(rnd.nextBoolean()).build()) {
         int versions = 1 + rnd.nextInt(12);
         for (int v = 0; v < versions; v++) {
           List<Change> changes = new ArrayList<>();

@@ -48,6 +48,7 @@ public final class PipelineRunner {
   private final Duration retryBackoff;
   private final Duration maxRetryBackoff;
   private final ThreadFactory threadFactory;
+  private final boolean readAhead;
   private final List<SyncListener> listeners;
 
   private final AtomicReference<SyncStatus> status = new AtomicReference<>(SyncStatus.CREATED);
@@ -61,7 +62,7 @@ public final class PipelineRunner {
 
   public PipelineRunner(String name, ChangeSource source, ChangeSink sink, SyncMode mode, long memoryLimitBytes,
       int maxBatchRows, long maxBatchBytes, Duration pollInterval, int maxRetries, Duration retryBackoff,
-      Duration maxRetryBackoff, ThreadFactory threadFactory, List<SyncListener> listeners) {
+      Duration maxRetryBackoff, ThreadFactory threadFactory, boolean readAhead, List<SyncListener> listeners) {
     this.name = name;
     this.source = source;
     this.sink = sink;
@@ -78,6 +79,7 @@ public final class PipelineRunner {
       t.setDaemon(true);
       return t;
     };
+    this.readAhead = readAhead;
     this.listeners = listeners;
   }
 
@@ -201,6 +203,7 @@ public final class PipelineRunner {
   private final class Session implements AutoCloseable {
     private final ChangeApplier applier;
     private final ChangeReader reader;
+    private final ReadAhead readAhead;
     private final Optional<Position> opened;
     private Optional<Position> committed;
 
@@ -216,6 +219,11 @@ public final class PipelineRunner {
         throw e;
       }
       this.applier = a;
+      this.readAhead = PipelineRunner.this.readAhead ? new ReadAhead(reader, threadFactory) : null;
+    }
+
+    private ChangeBatch next() {
+      return readAhead != null ? readAhead.take() : reader.poll();
     }
 
     SyncResult catchUp() {
@@ -226,7 +234,7 @@ public final class PipelineRunner {
       long batches = 0;
       boolean snapshot = false;
       while (!stopRequested) {
-        ChangeBatch batch = reader.poll();
+        ChangeBatch batch = next();
         if (batch == null) {
           break;
         }
@@ -237,7 +245,11 @@ public final class PipelineRunner {
           snapshot |= batch.type() == BatchType.SNAPSHOT;
           if (!batch.isPartial()) {
             committed = Optional.of(batch.endPosition());
-            reader.acknowledge(batch.endPosition());
+            if (readAhead != null) {
+              readAhead.acknowledge(batch.endPosition());
+            } else {
+              reader.acknowledge(batch.endPosition());
+            }
           }
           LOG.debug("{}: applied {}: {}", name, batch, r);
           for (SyncListener l : listeners) {
@@ -255,7 +267,7 @@ public final class PipelineRunner {
 
     @Override
     public void close() {
-      closeQuietly(reader);
+      closeQuietly(readAhead != null ? readAhead : reader);
       closeQuietly(applier);
     }
   }
