@@ -208,7 +208,7 @@ public final class PipelineRunner {
     private Optional<Position> committed;
 
     Session(BufferAllocator alloc) {
-      ChangeApplier a = sink.open(new SinkContext(name, mode, source.describe()));
+      ChangeApplier a = sink.open(new SinkContext(name, mode, source.describe(), threadFactory));
       try {
         this.opened = a.committedPosition();
         this.committed = opened;

@@ -32,6 +32,7 @@ import org.slf4j.LoggerFactory;
  * protocol (transaction ids, partial batches, the snapshot marker). Used by one thread.
  */
 public final class DeltaHistoryApplier implements ChangeApplier {
+  private final java.util.concurrent.ThreadFactory threads;
   private static final Logger LOG = LoggerFactory.getLogger(DeltaHistoryApplier.class);
 
   private final DeltaHistorySink sink;
@@ -53,6 +54,7 @@ public final class DeltaHistoryApplier implements ChangeApplier {
   public DeltaHistoryApplier(DeltaHistorySink sink, SinkContext context, FaultHook hook) {
     this.sink = sink;
     this.pipeline = context.pipelineName();
+    this.threads = context.threadFactory();
     this.hook = hook;
     this.engine = sink.engine().orElseGet(() -> defaultEngine(sink));
     this.dir = sink.location();
@@ -100,7 +102,7 @@ public final class DeltaHistoryApplier implements ChangeApplier {
           if (!name.startsWith("lb_") || !name.endsWith("_history")) {
             continue;
           }
-          HistoryTable t = HistoryTable.load(engine, dir + "/" + name, appId, sink.naming());
+          HistoryTable t = HistoryTable.load(engine, dir + "/" + name, appId, sink.naming(), threads);
           Optional<Long> v = t.committedLsn();
           if (v.isPresent() && (min == null || v.get() < min)) {
             min = v.get();
@@ -219,7 +221,7 @@ public final class DeltaHistoryApplier implements ChangeApplier {
   private HistoryTable table(TableId id) {
     HistoryTable t = tables.get(id);
     if (t == null) {
-      t = HistoryTable.load(engine, tablePath(id), appId, sink.naming());
+      t = HistoryTable.load(engine, tablePath(id), appId, sink.naming(), threads);
       tables.put(id, t);
       t.committedLsn().ifPresent(v -> committed.put(id, v));
     }

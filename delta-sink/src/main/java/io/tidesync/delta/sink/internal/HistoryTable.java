@@ -33,6 +33,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ThreadFactory;
 import java.util.Optional;
 
 /**
@@ -41,6 +42,7 @@ import java.util.Optional;
  * snapshot). Every Kernel write call of the module is made here. Used by the applier's thread.
  */
 final class HistoryTable {
+  private final ThreadFactory threads;
   static final String ENGINE_INFO = "tidesync-delta-sink";
 
   private final Engine engine;
@@ -50,7 +52,9 @@ final class HistoryTable {
   private Snapshot snapshot;
   private StructType schema;
 
-  private HistoryTable(Engine engine, String path, String appId, HistoryNaming naming, Snapshot snapshot) {
+  private HistoryTable(Engine engine, String path, String appId, HistoryNaming naming, Snapshot snapshot,
+      ThreadFactory threads) {
+    this.threads = threads;
     this.engine = engine;
     this.path = path;
     this.appId = appId;
@@ -60,8 +64,8 @@ final class HistoryTable {
   }
 
   /** The table at {@code path}, loaded if it exists. */
-  static HistoryTable load(Engine engine, String path, String appId, HistoryNaming naming) {
-    return new HistoryTable(engine, path, appId, naming, loadSnapshot(engine, path));
+  static HistoryTable load(Engine engine, String path, String appId, HistoryNaming naming, ThreadFactory threads) {
+    return new HistoryTable(engine, path, appId, naming, loadSnapshot(engine, path), threads);
   }
 
   static Snapshot loadSnapshot(Engine engine, String path) {
@@ -216,7 +220,7 @@ final class HistoryTable {
         return;
       }
       if (writer == null) {
-        writer = new StreamingFileWriter(engine, state, ctx, "tidesync-delta-writer " + path);
+        writer = new StreamingFileWriter(engine, state, ctx, threads);
       }
       writer.write(data);
     }

@@ -39,7 +39,7 @@ final class StreamingFileWriter implements AutoCloseable {
   private volatile boolean done;
   private boolean ended;
 
-  StreamingFileWriter(Engine engine, Row txnState, DataWriteContext ctx, String threadName) {
+  StreamingFileWriter(Engine engine, Row txnState, DataWriteContext ctx, java.util.concurrent.ThreadFactory threads) {
     CloseableIterator<FilteredColumnarBatch> input = new CloseableIterator<>() {
       private Object next;
       private boolean first = true;
@@ -82,7 +82,7 @@ final class StreamingFileWriter implements AutoCloseable {
       @Override
       public void close() {}
     };
-    this.thread = new Thread(() -> {
+    this.thread = threads.newThread(() -> {
       try (CloseableIterator<DataFileStatus> out = engine.getParquetHandler().writeParquetFiles(ctx.getTargetDirectory(),
           Transaction.transformLogicalData(engine, txnState, input, Map.of()), ctx.getStatisticsColumns())) {
         while (out.hasNext()) {
@@ -94,8 +94,7 @@ final class StreamingFileWriter implements AutoCloseable {
         done = true;
         consumed.release();
       }
-    }, threadName);
-    thread.setDaemon(true);
+    });
     thread.start();
   }
 
