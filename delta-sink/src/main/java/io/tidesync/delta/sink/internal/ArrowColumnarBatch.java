@@ -31,10 +31,17 @@ final class ArrowColumnarBatch implements ColumnarBatch {
   private final ChangeBatch batch;
   private final StructType schema;
   private final ColumnVector[] vectors;
+  private final int offset;
+  private final int size;
 
-  /** {@code schema} is the history table's schema: the batch's columns in order, then the metadata columns of {@code naming}. */
-  ArrowColumnarBatch(ChangeBatch batch, StructType schema, HistoryNaming naming) {
+  /**
+   * {@code schema} is the history table's schema: the batch's columns in order, then the metadata
+   * columns of {@code naming}. Rows before {@code fromRow} are left out (already committed).
+   */
+  ArrowColumnarBatch(ChangeBatch batch, StructType schema, HistoryNaming naming, int fromRow) {
     this.batch = batch;
+    this.offset = fromRow;
+    this.size = batch.rowCount() - fromRow;
     this.schema = schema;
     int n = batch.schema().size();
     this.vectors = new ColumnVector[schema.length()];
@@ -63,7 +70,7 @@ final class ArrowColumnarBatch implements ColumnarBatch {
 
   @Override
   public int getSize() {
-    return batch.rowCount();
+    return size;
   }
 
   /** One source column: reads the Arrow vector in Kernel's value forms (days, microseconds, BigDecimal). */
@@ -77,39 +84,39 @@ final class ArrowColumnarBatch implements ColumnarBatch {
     }
 
     @Override public DataType getDataType() { return type; }
-    @Override public int getSize() { return batch.rowCount(); }
+    @Override public int getSize() { return size; }
     @Override public void close() {}
-    @Override public boolean isNullAt(int row) { return v.isNull(row); }
-    @Override public boolean getBoolean(int row) { return ((BitVector) v).get(row) != 0; }
-    @Override public byte getByte(int row) { return ((TinyIntVector) v).get(row); }
-    @Override public short getShort(int row) { return ((SmallIntVector) v).get(row); }
+    @Override public boolean isNullAt(int row) { return v.isNull(offset + row); }
+    @Override public boolean getBoolean(int row) { return ((BitVector) v).get(offset + row) != 0; }
+    @Override public byte getByte(int row) { return ((TinyIntVector) v).get(offset + row); }
+    @Override public short getShort(int row) { return ((SmallIntVector) v).get(offset + row); }
 
     @Override
     public int getInt(int row) {
-      return v instanceof DateDayVector d ? d.get(row) : ((IntVector) v).get(row);
+      return v instanceof DateDayVector d ? d.get(offset + row) : ((IntVector) v).get(offset + row);
     }
 
     @Override
     public long getLong(int row) {
-      return v instanceof TimeStampVector t ? t.get(row) : ((BigIntVector) v).get(row);
+      return v instanceof TimeStampVector t ? t.get(offset + row) : ((BigIntVector) v).get(offset + row);
     }
 
-    @Override public float getFloat(int row) { return ((Float4Vector) v).get(row); }
-    @Override public double getDouble(int row) { return ((Float8Vector) v).get(row); }
+    @Override public float getFloat(int row) { return ((Float4Vector) v).get(offset + row); }
+    @Override public double getDouble(int row) { return ((Float8Vector) v).get(offset + row); }
 
     @Override
     public BigDecimal getDecimal(int row) {
-      return v.isNull(row) ? null : ((DecimalVector) v).getObject(row);
+      return v.isNull(offset + row) ? null : ((DecimalVector) v).getObject(offset + row);
     }
 
     @Override
     public String getString(int row) {
-      return v.isNull(row) ? null : new String(((VarCharVector) v).get(row), StandardCharsets.UTF_8);
+      return v.isNull(offset + row) ? null : new String(((VarCharVector) v).get(offset + row), StandardCharsets.UTF_8);
     }
 
     @Override
     public byte[] getBinary(int row) {
-      return v.isNull(row) ? null : ((VarBinaryVector) v).get(row);
+      return v.isNull(offset + row) ? null : ((VarBinaryVector) v).get(offset + row);
     }
   }
 
@@ -128,21 +135,21 @@ final class ArrowColumnarBatch implements ColumnarBatch {
     }
 
     @Override public DataType getDataType() { return type; }
-    @Override public int getSize() { return batch.rowCount(); }
+    @Override public int getSize() { return size; }
     @Override public void close() {}
     @Override public boolean isNullAt(int row) { return false; }
 
     @Override
     public String getString(int row) {
-      return batch.kind(row).cdfName();
+      return batch.kind(offset + row).cdfName();
     }
 
     @Override
     public long getLong(int row) {
       switch (which) {
-        case LSN: return batch.commitVersion(row);
-        case XID: return batch.transactionId(row);
-        case TIMESTAMP: return batch.commitTimestampMicros(row);
+        case LSN: return batch.commitVersion(offset + row);
+        case XID: return batch.transactionId(offset + row);
+        case TIMESTAMP: return batch.commitTimestampMicros(offset + row);
         default: throw new UnsupportedOperationException("not a long column");
       }
     }

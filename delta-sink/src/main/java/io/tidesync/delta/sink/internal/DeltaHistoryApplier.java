@@ -32,6 +32,7 @@ import org.slf4j.LoggerFactory;
  * protocol (transaction ids, partial batches, the snapshot marker). Used by one thread.
  */
 public final class DeltaHistoryApplier implements ChangeApplier {
+  private final java.util.Map<TableId, Long> skipThrough = new java.util.HashMap<>();
   private final java.util.concurrent.ThreadFactory threads;
   private static final Logger LOG = LoggerFactory.getLogger(DeltaHistoryApplier.class);
 
@@ -175,6 +176,9 @@ public final class DeltaHistoryApplier implements ChangeApplier {
         boolean replace = batch.type() == BatchType.SNAPSHOT && done != null && !markerPresent();
         p = t.begin(lsn, replace);
         open.put(id, p);
+        // a unit can hold several source transactions: those this table already committed (a crash
+        // between the tables' commits of one unit) are left out row by row
+        skipThrough.put(id, batch.type() == BatchType.CHANGES && done != null ? done : Long.MIN_VALUE);
         openType = batch.type();
         openLsn = lsn;
       }
@@ -182,7 +186,13 @@ public final class DeltaHistoryApplier implements ChangeApplier {
       t.prepare(batch.schema());
     }
     if (p != null) {
-      p.write(batch, !batch.isPartial() && open.size() == 1 && p.rows() == 0);
+      long through = skipThrough.getOrDefault(id, Long.MIN_VALUE);
+      int from = 0;
+      while (from < batch.rowCount() && batch.commitVersion(from) <= through) {
+        from++;
+      }
+      skipped = from;
+      p.write(batch, from, !batch.isPartial() && open.size() == 1 && p.rows() == 0);
       hook.at(FaultHook.Point.AFTER_WRITE_FILES, id);
     }
     if (!batch.isPartial()) {
@@ -194,13 +204,13 @@ public final class DeltaHistoryApplier implements ChangeApplier {
         hook.at(FaultHook.Point.AFTER_MARKER, id);
       }
     }
-    if (skipped > 0) {
+    if (skipped == batch.rowCount() && skipped > 0) {
       return new ApplyResult(0, 0, 0, skipped);
     }
     long ins = 0;
     long upd = 0;
     long del = 0;
-    for (int r = 0; r < batch.rowCount(); r++) {
+    for (int r = (int) skipped; r < batch.rowCount(); r++) {
       switch (batch.kind(r)) {
         case INSERT -> ins++;
         case UPDATE_POSTIMAGE -> upd++;
@@ -208,7 +218,7 @@ public final class DeltaHistoryApplier implements ChangeApplier {
         default -> { }
       }
     }
-    return new ApplyResult(ins, upd, del, 0);
+    return new ApplyResult(ins, upd, del, skipped);
   }
 
   private boolean markerPresent() throws IOException {

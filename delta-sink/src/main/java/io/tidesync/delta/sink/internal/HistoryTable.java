@@ -202,12 +202,13 @@ final class HistoryTable {
      * Writes the batch's rows to Parquet. A batch that is the whole commit is written on this
      * thread; otherwise rows stream into files that stay open for the next batches.
      */
-    void write(ChangeBatch batch, boolean wholeCommit) throws Exception {
-      if (batch.rowCount() == 0) {
+    /** Writes the batch's rows from {@code fromRow} on (the ones before are already committed). */
+    void write(ChangeBatch batch, int fromRow, boolean wholeCommit) throws Exception {
+      if (batch.rowCount() - fromRow <= 0) {
         return;
       }
-      ArrowColumnarBatch data = new ArrowColumnarBatch(batch, schema, naming);
-      rows += batch.rowCount();
+      ArrowColumnarBatch data = new ArrowColumnarBatch(batch, schema, naming, fromRow);
+      rows += batch.rowCount() - fromRow;
       if (wholeCommit && writer == null) {
         try (CloseableIterator<DataFileStatus> out = engine.getParquetHandler().writeParquetFiles(
             ctx.getTargetDirectory(), Transaction.transformLogicalData(engine, state,

@@ -262,11 +262,13 @@ final class ChangeStream implements AutoCloseable {
     lastCommitEndLsn = Math.max(lastCommitEndLsn, endLsn);
     if (!skipTransaction) {
       lastCommitLsn = commitLsn;
+      // partial batches already sent carry this commit LSN as their end: the unit must end here
+      boolean end = openPartialTable != null;
       for (ChangeBatchBuilder b : builders.values()) {
-        if (context.isFull(b)) {
-          flush(true, commitLsn);
-          break;
-        }
+        end |= context.isFull(b);
+      }
+      if (end) {
+        flush(true, commitLsn);
       }
     }
   }
