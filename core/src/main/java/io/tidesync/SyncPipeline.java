@@ -111,7 +111,7 @@ public final class SyncPipeline implements AutoCloseable {
     private long memoryLimitBytes = 512L << 20;
     private int maxBatchRows = 65_536;
     private long maxBatchBytes = 64L << 20;
-    private Duration pollInterval = Duration.ofSeconds(5);
+    private Duration pollInterval = Duration.ofSeconds(1);
     private int maxRetries = 5;
     private Duration retryBackoff = Duration.ofMillis(500);
     private Duration maxRetryBackoff = Duration.ofSeconds(60);
@@ -159,7 +159,11 @@ public final class SyncPipeline implements AutoCloseable {
       return this;
     }
 
-    /** How long a continuous pipeline waits after catching up before it polls again (default 5 s). */
+    /**
+     * How long a continuous pipeline waits after catching up before it polls again (default 1 s:
+     * changes are visible in the target about a second after their commit; for a Delta source on
+     * object storage each poll lists the log, so raise it where listing costs).
+     */
     public Builder pollInterval(Duration interval) {
       this.pollInterval = interval;
       return this;

@@ -184,6 +184,52 @@ class SyncPipelineTest {
   }
 
   @Test
+  void closeFromAnotherThreadWaitsForARunningRunOnce() throws Exception {
+    InMemoryChangeSource src = source();
+    for (int v = 0; v < 200; v++) {
+      src.commit(insert(person(v, "n" + v)));
+    }
+    InMemoryChangeSink sink = InMemoryChangeSink.keyedBy("id");
+    java.util.concurrent.CountDownLatch firstBatch = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean hold = new java.util.concurrent.atomic.AtomicBoolean();
+    SyncPipeline p = pipeline("close", src, sink).maxBatchRows(1).listener(new SyncListener() {
+      @Override
+      public void onBatchApplied(ChangeBatch batch, ApplyResult result) {
+        if (!hold.get()) {
+          return;
+        }
+        firstBatch.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }).build();
+    p.runOnce(); // the snapshot
+    for (int v = 200; v < 260; v++) {
+      src.commit(insert(person(v, "n" + v)));
+    }
+    hold.set(true);
+    java.util.concurrent.atomic.AtomicReference<SyncResult> result = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread run = new Thread(() -> result.set(p.runOnce()));
+    run.start();
+    firstBatch.await();
+    Thread closer = new Thread(p::close);
+    closer.start();
+    await().atMost(Duration.ofSeconds(5)).until(() -> p.status() == SyncStatus.STOPPING);
+    assertThat(closer.isAlive()).as("close waits for the batch in flight").isTrue();
+    release.countDown();
+    closer.join(10_000);
+    run.join(10_000);
+    assertThat(p.status()).isEqualTo(SyncStatus.CLOSED);
+    assertThat(result.get().batches()).as("the run stopped early").isLessThan(60);
+    assertThat(sink.rows("close")).hasSize(200 + (int) result.get().batches());
+    assertThat(sink.position("close")).contains(Position.of("mem://people", 199 + result.get().batches()));
+  }
+
+  @Test
   void startIsOnlyForContinuousPipelines() {
     try (SyncPipeline p = pipeline("t", source(), InMemoryChangeSink.keyedBy("id")).build()) {
       assertThatThrownBy(p::start).isInstanceOf(IllegalStateException.class)

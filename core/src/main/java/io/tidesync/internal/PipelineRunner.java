@@ -58,6 +58,7 @@ public final class PipelineRunner {
   private final Condition wakeUp = lock.newCondition();
   private volatile boolean stopRequested;
   private volatile Thread worker;
+  private final AtomicReference<Thread> runner = new AtomicReference<>();
   private BufferAllocator allocator;
 
   public PipelineRunner(String name, ChangeSource source, ChangeSink sink, SyncMode mode, long memoryLimitBytes,
@@ -107,11 +108,16 @@ public final class PipelineRunner {
     if (!status.compareAndSet(SyncStatus.CREATED, SyncStatus.RUNNING)) {
       throw new IllegalStateException(name + ": cannot run: the pipeline is " + status.get());
     }
+    runner.set(Thread.currentThread());
     try {
       return withRetries(() -> runRound(null));
     } finally {
       status.compareAndSet(SyncStatus.RUNNING, SyncStatus.CREATED);
       releaseMemoryIfIdle();
+      synchronized (runner) {
+        runner.set(null);
+        runner.notifyAll();
+      }
     }
   }
 
@@ -368,6 +374,17 @@ public final class PipelineRunner {
         t.join();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      }
+    }
+    // a runOnce() on another thread finishes its batch and returns before memory is released
+    synchronized (runner) {
+      while (runner.get() != null && runner.get() != Thread.currentThread()) {
+        try {
+          runner.wait(100);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
       }
     }
     lock.lock();
