@@ -59,8 +59,11 @@ import org.postgresql.ds.PGSimpleDataSource;
  *
  * <p>Run it with {@code mvn -q -B -f bench/pom.xml -DskipTests package exec:java
  * -Dexec.args="--quick"} (see BENCHMARKS.md). Options: {@code --quick}, {@code --rounds N},
- * {@code --seed S}, {@code --scenarios 1,2,5}, {@code --warmup N} (untimed rounds first, default 1), {@code --no-write}
- * (keep BENCHMARKS.md as is); {@code --profile <delta table dir> [runs]} runs {@link ProfileSnapshot} instead.
+ * {@code --seed S}, {@code --scenarios 1,2,3,4,5}, {@code --warmup N} (untimed rounds first, default 1), {@code --no-write}
+ * (keep BENCHMARKS.md as is); {@code --profile <delta table dir> [runs]} runs {@link ProfileSnapshot} instead;
+ * {@code --capture-big-batches} (scenario 3 with 1M-row batches, see {@link Capture});
+ * {@code --history-fixture <dir> [changes]} runs {@link WriteHistoryFixture} instead; {@code --render
+ * bench/results/<file>.json} only rewrites BENCHMARKS.md from a report. Capture scenarios: see {@link Capture}.
  */
 public final class Bench {
   private final boolean quick;
@@ -78,9 +81,9 @@ public final class Bench {
   private final Path benchDir;
   private final Path dataDir;
   private final Map<String, Object> report = new LinkedHashMap<>();
-  private final List<Map<String, Object>> results = new ArrayList<>();
-  private final Map<String, Map<String, Object>> ratios = new LinkedHashMap<>();
-  private final List<String> notes = new ArrayList<>();
+  final List<Map<String, Object>> results = new ArrayList<>();
+  final Map<String, Map<String, Object>> ratios = new LinkedHashMap<>();
+  final List<String> notes = new ArrayList<>();
   private PGSimpleDataSource ds;
   private String jdbcUrl;
 
@@ -105,6 +108,19 @@ public final class Bench {
       ProfileSnapshot.main(Arrays.copyOfRange(args, 1, args.length));
       return;
     }
+    if (args.length > 0 && args[0].equals("--render")) { // rewrite BENCHMARKS.md from a report, no measuring
+      Path benchDir = Path.of(System.getProperty("bench.dir", "bench")).toAbsolutePath();
+      Path json = benchDir.resolve(args[1].replaceFirst("^bench/", ""));
+      @SuppressWarnings("unchecked")
+      Map<String, Object> report = new ObjectMapper().readValue(json.toFile(), Map.class);
+      Markdown.rewrite(benchDir.getParent().resolve("BENCHMARKS.md"), report, benchDir.getParent().relativize(json).toString());
+      log("rewrote the results table in BENCHMARKS.md from %s", json);
+      return;
+    }
+    if (args.length > 0 && args[0].equals("--history-fixture")) { // history tables + expected rows for the Spark read-back
+      WriteHistoryFixture.main(Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
     Map<String, String> opts = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i].replaceFirst("^--", "");
@@ -117,8 +133,9 @@ public final class Bench {
     new Bench(opts).run(opts);
   }
 
+  @SuppressWarnings("unchecked")
   private void run(Map<String, String> opts) throws Exception {
-    List<String> scenarios = Arrays.asList(opts.getOrDefault("scenarios", "1,2,5").split(","));
+    List<String> scenarios = Arrays.asList(opts.getOrDefault("scenarios", "1,2,3,4,5").split(","));
     long started = System.nanoTime();
     Files.createDirectories(dataDir);
     File binaries = new File(System.getProperty("java.io.tmpdir"), "tidesync-embedded-pg");
@@ -139,10 +156,31 @@ public final class Bench {
       if (scenarios.contains("2")) {
         scenarioIncremental();
       }
-      if (scenarios.contains("5")) {
+      if (scenarios.contains("5") || scenarios.contains("5s")) {
         scenarioMemory();
       }
     }
+    boolean capture = scenarios.contains("3") || scenarios.contains("4") || scenarios.contains("5") || scenarios.contains("5c");
+    if (capture) {
+      Capture cap = new Capture(this, quick, rounds, warmupRounds, dataDir, opts.containsKey("capture-big-batches"));
+      ((Map<String, Object>) report.get("settings")).putAll(cap.settings());
+      log("capture scenarios: starting a second embedded PostgreSQL 17 with wal_level=logical");
+      try {
+        cap.start(benchDir.resolve("target/pgdata-capture"));
+        if (scenarios.contains("3")) {
+          cap.throughput();
+        }
+        if (scenarios.contains("4")) {
+          cap.latency();
+        }
+        if (scenarios.contains("5") || scenarios.contains("5c")) {
+          cap.memory();
+        }
+      } finally {
+        cap.stop();
+      }
+    }
+    Carry.fromEarlierRun(benchDir.resolve("results"), quick, scenarios, results, ratios, notes);
     report.put("total_seconds", round3((System.nanoTime() - started) / 1e9));
     report.put("results", results);
     report.put("ratios", ratios);
@@ -523,11 +561,9 @@ public final class Bench {
     verify("bench_mem_target", expected);
     drop("bench_mem_target");
     log("  memory run: %s", m);
-    notes.add("Scenario 5 history-capture half (a single 1,000,000-row Postgres transaction captured with -Xmx256m): not"
-        + " measured yet: history capture not landed.");
   }
 
-  private static long vmHwmKb(long pid) {
+  static long vmHwmKb(long pid) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
         if (line.startsWith("VmHWM:")) {
@@ -541,7 +577,7 @@ public final class Bench {
   }
 
   /** The class path of this program: exec:java runs it in a class loader, not on java.class.path. */
-  private static String classPath() {
+  static String classPath() {
     LinkedHashSet<String> entries = new LinkedHashSet<>();
     for (ClassLoader cl = Thread.currentThread().getContextClassLoader(); cl != null; cl = cl.getParent()) {
       if (cl instanceof URLClassLoader u) {
@@ -560,7 +596,7 @@ public final class Bench {
     return String.join(File.pathSeparator, entries);
   }
 
-  private static String tail(String s) {
+  static String tail(String s) {
     return s.length() < 4000 ? s : s.substring(s.length() - 4000);
   }
 
@@ -577,9 +613,9 @@ public final class Bench {
     void run(int round) throws Exception;
   }
 
-  private record Contender(String name, long rows, Timed body, Check verify) {}
+  record Contender(String name, long rows, Timed body, Check verify) {}
 
-  private void runRounds(String scenario, List<Contender> cs) throws Exception {
+  void runRounds(String scenario, List<Contender> cs) throws Exception {
     Map<String, List<Double>> times = new LinkedHashMap<>();
     cs.forEach(c -> times.put(c.name(), new ArrayList<>()));
     for (int w = 1; w <= warmupRounds; w++) {
@@ -613,7 +649,7 @@ public final class Bench {
     }
   }
 
-  private void ratio(String scenario, String name, String a, String b, Double target) {
+  void ratio(String scenario, String name, String a, String b, Double target) {
     double ra = rowsPerSecond(scenario, a);
     double rb = rowsPerSecond(scenario, b);
     Map<String, Object> m = new LinkedHashMap<>();
@@ -635,12 +671,12 @@ public final class Bench {
         .map(m -> ((Number) m.get("rows_per_s")).doubleValue()).findFirst().orElseThrow();
   }
 
-  private static double median(List<Double> xs) {
+  static double median(List<Double> xs) {
     double[] a = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
   }
 
-  private static double round3(double d) {
+  static double round3(double d) {
     return Math.round(d * 1000) / 1000.0;
   }
 
@@ -704,7 +740,7 @@ public final class Bench {
     }
   }
 
-  private static void check(boolean ok, String message) {
+  static void check(boolean ok, String message) {
     if (!ok) {
       throw new IllegalStateException("benchmark result is wrong: " + message);
     }
@@ -799,7 +835,7 @@ public final class Bench {
     }
   }
 
-  private static String version(String group, String artifact) {
+  static String version(String group, String artifact) {
     String res = "META-INF/maven/" + group + "/" + artifact + "/pom.properties";
     try (var in = Thread.currentThread().getContextClassLoader().getResourceAsStream(res)) {
       if (in == null) {
@@ -824,7 +860,7 @@ public final class Bench {
     }
   }
 
-  private static void deleteRecursively(Path root) throws Exception {
+  static void deleteRecursively(Path root) throws Exception {
     if (!Files.exists(root)) {
       return;
     }

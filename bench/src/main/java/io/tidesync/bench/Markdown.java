@@ -35,20 +35,37 @@ final class Markdown {
     ratioRow(sb, ratios, "tidesync_vs_batched_upsert", "Snapshot: Tidesync vs hand-written JDBC batched upserts");
     ratioRow(sb, ratios, "copy_merge_vs_staging_merge", "Incremental: Tidesync COPY_MERGE vs hand-written staging COPY + MERGE");
     ratioRow(sb, ratios, "copy_merge_vs_batched_upsert", "Incremental: Tidesync COPY_MERGE vs hand-written JDBC batched upserts/deletes");
-    sb.append("| Capture: Tidesync vs Debezium embedded changes/s | not measured yet: history capture not landed | >= 1.0x | - |\n");
-    sb.append("| Capture latency p99 | not measured yet: history capture not landed | <= 2 s | - |\n");
+    ratioRow(sb, ratios, "capture_vs_debezium", "Capture: Tidesync (into Delta history) vs Debezium embedded (counting only), changes/s");
     List<Map<String, Object>> results = (List<Map<String, Object>>) report.get("results");
-    Map<String, Object> mem = results.stream().filter(m -> "5-memory".equals(m.get("scenario"))).findFirst().orElse(null);
+    Map<String, Object> lat = results.stream().filter(m -> "4-latency".equals(m.get("scenario"))).findFirst().orElse(null);
+    if (lat != null) {
+      sb.append("| Capture latency, commit to visible in Delta: p50 / p95 / p99 | ").append(lat.get("p50_ms")).append(" / ")
+          .append(lat.get("p95_ms")).append(" / **").append(lat.get("p99_ms")).append(" ms** | p99 <= 2 s | ")
+          .append(Boolean.TRUE.equals(lat.get("met")) ? "met" : "**missed**").append(carried(lat)).append(" |\n");
+    } else {
+      sb.append("| Capture latency p99 | not run | <= 2 s | - |\n");
+    }
+    Map<String, Object> mem = results.stream().filter(m -> "5-memory".equals(m.get("scenario"))
+        && "tidesync_snapshot_xmx256m".equals(m.get("contender"))).findFirst().orElse(null);
     if (mem != null) {
       sb.append("| Memory: ").append(String.format(Locale.ROOT, "%,d", ((Number) mem.get("rows")).longValue()))
           .append("-row snapshot with -Xmx256m | ").append(Boolean.TRUE.equals(mem.get("completed")) ? "completed" : "FAILED")
           .append(", peak RSS ").append(mem.get("peak_rss_mb")).append(" MB | completes | ")
-          .append(Boolean.TRUE.equals(mem.get("completed")) ? "met" : "missed").append(" |\n");
+          .append(Boolean.TRUE.equals(mem.get("completed")) ? "met" : "missed").append(carried(mem)).append(" |\n");
     } else {
       sb.append("| Memory: snapshot with -Xmx256m | not run | completes | - |\n");
     }
-    sb.append("| Memory: 1,000,000-row Postgres transaction captured with -Xmx256m | not measured yet: history capture not landed"
-        + " | completes | - |\n\n");
+    Map<String, Object> cmem = results.stream().filter(m -> "5-memory".equals(m.get("scenario"))
+        && "tidesync_capture_one_transaction_xmx256m".equals(m.get("contender"))).findFirst().orElse(null);
+    if (cmem != null) {
+      sb.append("| Memory: ").append(String.format(Locale.ROOT, "%,d", ((Number) cmem.get("rows")).longValue()))
+          .append("-row Postgres transaction captured with -Xmx256m | ")
+          .append(Boolean.TRUE.equals(cmem.get("completed")) ? "completed" : "FAILED").append(", peak RSS ")
+          .append(cmem.get("peak_rss_mb")).append(" MB | completes | ")
+          .append(Boolean.TRUE.equals(cmem.get("completed")) ? "met" : "missed").append(carried(cmem)).append(" |\n\n");
+    } else {
+      sb.append("| Memory: 1,000,000-row Postgres transaction captured with -Xmx256m | not run | completes | - |\n\n");
+    }
     ratioRow(null, ratios, null, null);
     if (ratios.containsKey("tidesync_vs_row_by_row") || ratios.containsKey("batched_upsert_mode_vs_jdbc_batched")) {
       sb.append("Other ratios (no target): ");
@@ -63,22 +80,28 @@ final class Markdown {
 
     sb.append("| scenario | contender | rows | median s | rows/s | all rounds (s) |\n|---|---|---:|---:|---:|---|\n");
     for (Map<String, Object> m : results) {
+      if ("4-latency".equals(m.get("scenario"))) {
+        sb.append("| 4-latency | ").append(m.get("contender")).append(" | ")
+            .append(String.format(Locale.ROOT, "%,d", ((Number) m.get("rows")).longValue())).append(" tx | - | ")
+            .append(m.get("transactions_per_s_achieved")).append(" tx/s | p50 ").append(m.get("p50_ms")).append(" ms, p95 ")
+            .append(m.get("p95_ms")).append(" ms, p99 ").append(m.get("p99_ms")).append(" ms, max ").append(m.get("max_ms"))
+            .append(" ms; ").append(m.get("delta_commits")).append(" Delta commits").append(carried(m)).append(" |\n");
+        continue;
+      }
       if ("5-memory".equals(m.get("scenario"))) {
         sb.append("| 5-memory | ").append(m.get("contender")).append(" | ")
             .append(String.format(Locale.ROOT, "%,d", ((Number) m.get("rows")).longValue())).append(" | ")
             .append(m.containsKey("child_ms") ? ((Number) m.get("child_ms")).longValue() / 1000.0 : "-").append(" | ")
             .append(m.containsKey("rows_per_s") ? String.format(Locale.ROOT, "%,d", ((Number) m.get("rows_per_s")).longValue()) : "-")
-            .append(" | one run; peak RSS ").append(m.get("peak_rss_mb")).append(" MB |\n");
+            .append(" | one run; peak RSS ").append(m.get("peak_rss_mb")).append(" MB").append(carried(m)).append(" |\n");
         continue;
       }
       sb.append("| ").append(m.get("scenario")).append(" | ").append(m.get("contender")).append(" | ")
           .append(String.format(Locale.ROOT, "%,d", ((Number) m.get("rows")).longValue())).append(" | ")
           .append(m.get("median_seconds")).append(" | ")
           .append(String.format(Locale.ROOT, "%,d", ((Number) m.get("rows_per_s")).longValue())).append(" | ")
-          .append(m.get("seconds")).append(" |\n");
+          .append(m.get("seconds")).append(carried(m)).append(" |\n");
     }
-    sb.append("| 3-capture | tidesync / debezium_embedded | 500,000 | not measured yet: history capture not landed | | |\n");
-    sb.append("| 4-latency | tidesync (p50/p95/p99) | 2,000 tx | not measured yet: history capture not landed | | |\n");
     sb.append("\nNotes:\n");
     for (Object n : (List<Object>) report.get("notes")) {
       sb.append("- ").append(n).append('\n');
@@ -106,6 +129,12 @@ final class Markdown {
       return;
     }
     sb.append("| ").append(label).append(" | **").append(r.get("ratio")).append("x** | >= ").append(r.get("target"))
-        .append("x | ").append(Boolean.TRUE.equals(r.get("met")) ? "met" : "**missed**").append(" |\n");
+        .append("x | ").append(Boolean.TRUE.equals(r.get("met")) ? "met" : "**missed**").append(carried(r)).append(" |\n");
+  }
+
+  /** A mark for figures copied from an earlier run (see {@link Carry}). */
+  private static String carried(Map<String, Object> m) {
+    Object from = m.get("carried_from");
+    return from == null ? "" : " (from " + from + ")";
   }
 }
