@@ -527,6 +527,21 @@ public final class Bench {
         "public.bench_mem_target", "bench-memory");
     log("scenario 5: a %d-row snapshot in a child JVM with -Xmx256m", memoryRows);
     Path logFile = dataDir.resolve("memory-child.log");
+    Map<String, Object> m = runChildJvm(cmd, logFile, sc, "tidesync_snapshot_xmx256m", memoryRows);
+    results.add(m);
+    check(Boolean.TRUE.equals(m.get("completed")), "the -Xmx256m snapshot failed (exit " + m.get("exit_code") + "); see "
+        + logFile + ":\n" + tail(Files.readString(logFile)));
+    verify("bench_mem_target", expected);
+    drop("bench_mem_target");
+    log("  memory run: %s", m);
+  }
+
+  /**
+   * Runs a child JVM to the end, sampling its peak RSS, and reads the {@code RESULT k=v ..} line it
+   * prints: the figures of one memory run.
+   */
+  static Map<String, Object> runChildJvm(List<String> cmd, Path logFile, String scenario, String contender, long rows)
+      throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
     long peakPolledKb = 0;
     long t0 = System.nanoTime();
@@ -538,9 +553,9 @@ public final class Bench {
     String out = Files.readString(logFile);
     String resultLine = out.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("scenario", sc);
-    m.put("contender", "tidesync_snapshot_xmx256m");
-    m.put("rows", memoryRows);
+    m.put("scenario", scenario);
+    m.put("contender", contender);
+    m.put("rows", rows);
     m.put("exit_code", p.exitValue());
     m.put("completed", p.exitValue() == 0 && resultLine != null);
     m.put("wall_seconds", seconds);
@@ -551,16 +566,10 @@ public final class Bench {
         String[] e = kv.split("=");
         m.put("child_" + e[0], Long.parseLong(e[1]));
       }
-      long hwm = (Long) m.get("child_vmhwm_kb");
-      m.put("peak_rss_mb", Math.max(hwm, peakPolledKb) / 1024);
-      m.put("rows_per_s", Math.round(memoryRows / ((Long) m.get("child_ms") / 1000.0)));
+      m.put("peak_rss_mb", Math.max((Long) m.get("child_vmhwm_kb"), peakPolledKb) / 1024);
+      m.put("rows_per_s", Math.round(rows / ((Long) m.get("child_ms") / 1000.0)));
     }
-    results.add(m);
-    check(p.exitValue() == 0 && resultLine != null, "the -Xmx256m snapshot failed (exit " + p.exitValue() + "); see "
-        + logFile + ":\n" + tail(out));
-    verify("bench_mem_target", expected);
-    drop("bench_mem_target");
-    log("  memory run: %s", m);
+    return m;
   }
 
   static long vmHwmKb(long pid) {

@@ -438,36 +438,10 @@ final class Capture {
     List<String> cmd = List.of(java, "-Xmx256m", "-cp", Bench.classPath(), CaptureMemoryRun.class.getName(), jdbcUrl,
         dir.toString(), name, name, table);
     Path logFile = dataDir.resolve("capture-memory-child.log");
-    Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
-    long peakPolledKb = 0;
-    long t0 = System.nanoTime();
-    while (proc.isAlive()) {
-      peakPolledKb = Math.max(peakPolledKb, Bench.vmHwmKb(proc.pid()));
-      Thread.sleep(200); // sampling a child process's peak RSS; not an assertion
-    }
-    long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
-    String out = Files.readString(logFile);
-    String resultLine = out.lines().filter(l -> l.startsWith("RESULT ")).findFirst().orElse(null);
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("scenario", sc);
-    m.put("contender", "tidesync_capture_one_transaction_xmx256m");
-    m.put("rows", memoryTxRows);
-    m.put("exit_code", proc.exitValue());
-    m.put("completed", proc.exitValue() == 0 && resultLine != null);
-    m.put("wall_seconds", seconds);
-    m.put("child_result", resultLine);
-    m.put("peak_rss_mb_polled", peakPolledKb / 1024);
-    if (resultLine != null) {
-      for (String kv : resultLine.substring(7).split(" ")) {
-        String[] e = kv.split("=");
-        m.put("child_" + e[0], Long.parseLong(e[1]));
-      }
-      m.put("peak_rss_mb", Math.max((Long) m.get("child_vmhwm_kb"), peakPolledKb) / 1024);
-      m.put("rows_per_s", Math.round(memoryTxRows / ((Long) m.get("child_ms") / 1000.0)));
-    }
+    Map<String, Object> m = Bench.runChildJvm(cmd, logFile, sc, "tidesync_capture_one_transaction_xmx256m", memoryTxRows);
     bench.results.add(m);
-    Bench.check(proc.exitValue() == 0 && resultLine != null, "the -Xmx256m capture failed (exit " + proc.exitValue() + "); see "
-        + logFile + ":\n" + Bench.tail(out));
+    Bench.check(Boolean.TRUE.equals(m.get("completed")), "the -Xmx256m capture failed (exit " + m.get("exit_code")
+        + "); see " + logFile + ":\n" + Bench.tail(Files.readString(logFile)));
     Path history = dir.resolve(DeltaHistorySink.historyTableName(io.tidesync.spi.TableId.of("public", table)));
     TreeMap<String, Long> got = HistoryTables.countByChangeType(history.toString());
     Bench.check(got.equals(new TreeMap<>(Map.of("insert", memoryTxRows))), "history table " + history + " holds " + got
