@@ -13,21 +13,27 @@ import java.util.Optional;
  * {@code _pg_lsn}, {@code _pg_xid} (the Postgres transaction id, {@code long}) and
  * {@code _timestamp}.
  *
+ * <p>Both add a sequence column last ({@code _seq} / {@code _pg_seq}, a {@code long}): the
+ * position of the change within its transaction in the table, counting from 0 in WAL order. With
+ * the LSN it orders every change of a row, also when one transaction changed the row twice.
+ *
  * <p>History tables never have Delta Change Data Feed enabled: on a CDF table, columns named
  * {@code _change_type} or {@code _commit_timestamp} break Spark's {@code table_changes}.
  */
 public enum HistoryNaming {
   /** {@code _change_type}, {@code _lsn}, {@code _commit_timestamp}. */
-  LAKEHOUSE_SYNC("_change_type", "_lsn", null, "_commit_timestamp"),
-  /** {@code _pg_change_type}, {@code _pg_lsn}, {@code _pg_xid}, {@code _timestamp}. */
-  LAKEBASE_CDF("_pg_change_type", "_pg_lsn", "_pg_xid", "_timestamp");
+  LAKEHOUSE_SYNC("_change_type", "_lsn", null, "_commit_timestamp", "_seq"),
+  /** {@code _pg_change_type}, {@code _pg_lsn}, {@code _pg_xid}, {@code _timestamp}, {@code _pg_seq}. */
+  LAKEBASE_CDF("_pg_change_type", "_pg_lsn", "_pg_xid", "_timestamp", "_pg_seq");
 
   private final String changeType;
   private final String lsn;
   private final String xid;
   private final String timestamp;
+  private final String seq;
 
-  HistoryNaming(String changeType, String lsn, String xid, String timestamp) {
+  HistoryNaming(String changeType, String lsn, String xid, String timestamp, String seq) {
+    this.seq = seq;
     this.changeType = changeType;
     this.lsn = lsn;
     this.xid = xid;
@@ -54,8 +60,13 @@ public enum HistoryNaming {
     return timestamp;
   }
 
+  /** The long column holding the change's position within its transaction (0, 1, ..., in WAL order). */
+  public String sequenceColumn() {
+    return seq;
+  }
+
   /** The metadata columns in table order. */
   public List<String> columns() {
-    return xid == null ? List.of(changeType, lsn, timestamp) : List.of(changeType, lsn, xid, timestamp);
+    return xid == null ? List.of(changeType, lsn, timestamp, seq) : List.of(changeType, lsn, xid, timestamp, seq);
   }
 }

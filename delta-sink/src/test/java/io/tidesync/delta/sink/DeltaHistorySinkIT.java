@@ -130,7 +130,7 @@ class DeltaHistorySinkIT {
     ApplyResult r = apply(a, b.build(BatchType.CHANGES, false, Position.of(SOURCE, 100)));
     assertThat(r).isEqualTo(new ApplyResult(0, 1, 1, 0));
     assertThat(KernelReader.snapshot(engine(), path(ORDERS)).getSchema().fieldNames())
-        .containsExactly("id", "note", "_change_type", "_lsn", "_commit_timestamp");
+        .containsExactly("id", "note", "_change_type", "_lsn", "_commit_timestamp", "_seq");
     assertThat(KernelReader.snapshot(engine(), path(ORDERS)).getTableProperties()).doesNotContainKey("delta.enableChangeDataFeed");
     assertThat(rows(ORDERS)).extracting(m -> m.get("_change_type"))
         .containsExactly("update_preimage", "update_postimage", "delete");
@@ -144,7 +144,7 @@ class DeltaHistorySinkIT {
     apply(a, inserts(ITEMS, BatchType.CHANGES, 5, 1, 2, false, false));
     assertThat(path(ITEMS)).endsWith("/lb_sales_items_history");
     assertThat(KernelReader.snapshot(engine(), path(ITEMS)).getSchema().fieldNames())
-        .containsExactly("id", "note", "_pg_change_type", "_pg_lsn", "_pg_xid", "_timestamp");
+        .containsExactly("id", "note", "_pg_change_type", "_pg_lsn", "_pg_xid", "_timestamp", "_pg_seq");
     assertThat(rows(ITEMS)).allSatisfy(m -> assertThat(m).containsEntry("_pg_xid", 42L).containsEntry("_pg_lsn", 5L)
         .containsEntry("_pg_change_type", "insert"));
   }

@@ -631,6 +631,51 @@ class HistoryCaptureIT {
     assertThat(KernelReader.rows(engine(), historyPath("k_b"))).extracting(r -> r.get("id")).containsExactly(1);
   }
 
+  /**
+   * A transaction that changes one row several times (two updates, a key change, an insert then a
+   * delete, and an update of a row inserted before a delete of another): ordering by (_lsn, _seq)
+   * gives every row's current state exactly.
+   */
+  @Test
+  void severalChangesOfOneRowInOneTransactionAreOrderedBySeq() throws Exception {
+    pg.execute("CREATE TABLE k_seq (id int PRIMARY KEY, v text)", "ALTER TABLE k_seq REPLICA IDENTITY FULL",
+        "INSERT INTO k_seq VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+    slots.add("it_kseq");
+    SyncPipeline.Builder b = pipeline("kseq", PostgresChangeSource.forTables("k_seq").dataSource(pg.dataSource())
+        .slotName("it_kseq").publicationName("it_kseq"), DeltaHistorySink.intoDirectory(dir.toString()));
+    runOnce(b);
+    try (java.sql.Connection c = pg.connect(); java.sql.Statement st = c.createStatement()) {
+      c.setAutoCommit(false);
+      st.execute("UPDATE k_seq SET v = 'a1' WHERE id = 1");
+      st.execute("UPDATE k_seq SET v = 'a2' WHERE id = 1");
+      st.execute("UPDATE k_seq SET id = 20, v = 'b-moved' WHERE id = 2");
+      st.execute("INSERT INTO k_seq VALUES (4, 'd')");
+      st.execute("DELETE FROM k_seq WHERE id = 4");
+      st.execute("UPDATE k_seq SET v = 'c1' WHERE id = 3");
+      st.execute("DELETE FROM k_seq WHERE id = 3");
+      st.execute("INSERT INTO k_seq VALUES (3, 'c-again')");
+      c.commit();
+    }
+    runOnce(b);
+    List<Map<String, Object>> rows = new ArrayList<>(KernelReader.rows(engine(), historyPath("k_seq")));
+    rows.sort(java.util.Comparator.comparing((Map<String, Object> r) -> (Long) r.get("_lsn"))
+        .thenComparing(r -> (Long) r.get("_seq")));
+    Map<Object, String> current = new java.util.TreeMap<>();
+    for (Map<String, Object> r : rows) {
+      String kind = (String) r.get("_change_type");
+      if (kind.equals("insert") || kind.equals("update_postimage")) {
+        current.put(r.get("id"), (String) r.get("v"));
+      } else {
+        current.remove(r.get("id"));
+      }
+    }
+    assertThat(current).isEqualTo(Map.of(1, "a2", 20, "b-moved", 3, "c-again"));
+    long lsnOfTxn = rows.stream().filter(r -> r.get("_change_type").equals("delete")).mapToLong(r -> (Long) r.get("_lsn"))
+        .max().getAsLong();
+    assertThat(rows.stream().filter(r -> (Long) r.get("_lsn") == lsnOfTxn).map(r -> (Long) r.get("_seq")))
+        .as("0, 1, ... in WAL order within the transaction").containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L, 11L);
+  }
+
   // ------------------------------------------------------------------------------ continuous
 
   @Test

@@ -31,8 +31,8 @@ import java.util.function.Function;
  * unbounded numeric, time, uuid, enums and json as text, arrays as JSON arrays).
  *
  * <p>Within one transaction each key is touched at most once (old and new key of a key change
- * included): history tables have no order column inside a transaction, so two changes of one key
- * in one transaction could not be ordered when deriving the current state.
+ * included), which keeps the model simple; several changes of one row in one transaction are
+ * covered by HistoryCaptureIT#severalChangesOfOneRowInOneTransactionAreOrderedBySeq.
  */
 final class HistoryWorkload {
   /** A column: name, SQL type, the select expression that yields the source's form, and how to read it. */

@@ -32,13 +32,16 @@ final class ArrowColumnarBatch implements ColumnarBatch {
   private final StructType schema;
   private final ColumnVector[] vectors;
   private final int offset;
+  private final long[] sequence;
   private final int size;
 
   /**
    * {@code schema} is the history table's schema: the batch's columns in order, then the metadata
    * columns of {@code naming}. Rows before {@code fromRow} are left out (already committed).
+   * {@code sequence[r]} is row r's position within its transaction.
    */
-  ArrowColumnarBatch(ChangeBatch batch, StructType schema, HistoryNaming naming, int fromRow) {
+  ArrowColumnarBatch(ChangeBatch batch, StructType schema, HistoryNaming naming, int fromRow, long[] sequence) {
+    this.sequence = sequence;
     this.batch = batch;
     this.offset = fromRow;
     this.size = batch.rowCount() - fromRow;
@@ -56,6 +59,8 @@ final class ArrowColumnarBatch implements ColumnarBatch {
       i++;
     }
     vectors[i] = new Meta(schema.at(i).getDataType(), Meta.TIMESTAMP);
+    i++;
+    vectors[i] = new Meta(schema.at(i).getDataType(), Meta.SEQ);
   }
 
   @Override
@@ -126,6 +131,7 @@ final class ArrowColumnarBatch implements ColumnarBatch {
     static final int LSN = 1;
     static final int XID = 2;
     static final int TIMESTAMP = 3;
+    static final int SEQ = 4;
     private final DataType type;
     private final int which;
 
@@ -150,6 +156,7 @@ final class ArrowColumnarBatch implements ColumnarBatch {
         case LSN: return batch.commitVersion(offset + row);
         case XID: return batch.transactionId(offset + row);
         case TIMESTAMP: return batch.commitTimestampMicros(offset + row);
+        case SEQ: return sequence[offset + row];
         default: throw new UnsupportedOperationException("not a long column");
       }
     }

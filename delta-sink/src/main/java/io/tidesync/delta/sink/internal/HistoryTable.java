@@ -177,6 +177,8 @@ final class HistoryTable {
     private final List<DataFileStatus> files = new ArrayList<>();
     private StreamingFileWriter writer;
     private long rows;
+    private long seqLsn = Long.MIN_VALUE;
+    private long nextSeq;
 
     private Pending(Transaction txn, long lsn, boolean replace) {
       this.txn = txn;
@@ -207,7 +209,18 @@ final class HistoryTable {
       if (batch.rowCount() - fromRow <= 0) {
         return;
       }
-      ArrowColumnarBatch data = new ArrowColumnarBatch(batch, schema, naming, fromRow);
+      // position of each change within its transaction: rows arrive in WAL order, a transaction's
+      // rows may span several (partial) batches of this pending unit
+      long[] sequence = new long[batch.rowCount()];
+      for (int r = fromRow; r < batch.rowCount(); r++) {
+        long lsnOfRow = batch.commitVersion(r);
+        if (lsnOfRow != seqLsn) {
+          seqLsn = lsnOfRow;
+          nextSeq = 0;
+        }
+        sequence[r] = nextSeq++;
+      }
+      ArrowColumnarBatch data = new ArrowColumnarBatch(batch, schema, naming, fromRow, sequence);
       rows += batch.rowCount() - fromRow;
       if (wholeCommit && writer == null) {
         try (CloseableIterator<DataFileStatus> out = engine.getParquetHandler().writeParquetFiles(

@@ -66,7 +66,8 @@ final class KernelSchemas {
     if (naming.xidColumn().isPresent()) {
       s = s.add(naming.xidColumn().get(), LongType.LONG, true);
     }
-    return s.add(naming.timestampColumn(), TimestampType.TIMESTAMP, true);
+    s = s.add(naming.timestampColumn(), TimestampType.TIMESTAMP, true);
+    return s.add(naming.sequenceColumn(), LongType.LONG, true);
   }
 
   static void checkName(String tablePath, String name, HistoryNaming naming) {
