@@ -269,27 +269,7 @@ public final class PgBinaryCopyWriter {
       g[i] = (short) (frac % 10000);
       frac /= 10000;
     }
-    int groupCount = intGroups + fracGroups;
-    int first = 0;
-    while (first < groupCount && g[first] == 0) {
-      first++;
-    }
-    int last = groupCount - 1;
-    while (last >= first && g[last] == 0) {
-      last--;
-    }
-    int ndigits = last >= first ? last - first + 1 : 0;
-    int weight = ndigits == 0 ? 0 : intGroups - 1 - first;
-    short sign = unscaled < 0 ? (short) 0x4000 : 0;
-    ensure(4 + 8 + 2 * ndigits);
-    putInt(8 + 2 * ndigits);
-    putShort((short) ndigits);
-    putShort((short) weight);
-    putShort(ndigits == 0 ? 0 : sign);
-    putShort((short) scale);
-    for (int i = first; i <= last; i++) {
-      putShort(g[i]);
-    }
+    writeNumericGroups(g, intGroups + fracGroups, intGroups, unscaled < 0, scale);
   }
 
   /** Visible for tests: the bytes (length word included) written for column {@code c} of {@code row}. */
@@ -327,17 +307,26 @@ public final class PgBinaryCopyWriter {
     for (int i = 0; i < groups; i++) {
       g[i] = (short) Integer.parseInt(all, i * 4, i * 4 + 4, 10);
     }
+    writeNumericGroups(g, groups, intGroups, d.signum() < 0, scale);
+  }
+
+  /**
+   * Writes a numeric from its base-10000 digit groups {@code g[0..groupCount)}, the first
+   * {@code intGroups} of them before the decimal point: leading and trailing zero groups are
+   * dropped, as PostgreSQL stores them.
+   */
+  private void writeNumericGroups(short[] g, int groupCount, int intGroups, boolean negative, int scale) {
     int first = 0;
-    while (first < groups && g[first] == 0) {
+    while (first < groupCount && g[first] == 0) {
       first++;
     }
-    int last = groups - 1;
+    int last = groupCount - 1;
     while (last >= first && g[last] == 0) {
       last--;
     }
     int ndigits = last >= first ? last - first + 1 : 0;
     int weight = ndigits == 0 ? 0 : intGroups - 1 - first;
-    short sign = d.signum() < 0 ? (short) 0x4000 : 0;
+    short sign = negative ? (short) 0x4000 : 0;
     ensure(4 + 8 + 2 * ndigits);
     putInt(8 + 2 * ndigits);
     putShort((short) ndigits);
