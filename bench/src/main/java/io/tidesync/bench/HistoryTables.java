@@ -6,7 +6,6 @@ import io.delta.kernel.data.ColumnVector;
 import io.delta.kernel.data.ColumnarBatch;
 import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.data.Row;
-import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
 import io.delta.kernel.internal.InternalScanFileUtils;
@@ -22,14 +21,7 @@ import java.util.function.Consumer;
 
 /** Reads Tidesync's Delta history tables back with Kernel, for the capture scenarios' checks. */
 final class HistoryTables {
-  static final Engine ENGINE;
-
-  static {
-    org.apache.hadoop.conf.Configuration hc = new org.apache.hadoop.conf.Configuration();
-    hc.set("fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem");
-    hc.setBoolean("fs.file.impl.disable.cache", true);
-    ENGINE = DefaultEngine.create(hc);
-  }
+  static final Engine ENGINE = io.tidesync.testkit.delta.DeltaTableWriter.localEngine();
 
   private HistoryTables() {}
 

@@ -78,6 +78,14 @@ public final class DeltaTableWriter {
   }
 
   /**
+   * A Delta Kernel engine for tables on the local file system (no {@code .crc} sidecar checks),
+   * for tests that read tables back with Kernel.
+   */
+  public static Engine localEngine() {
+    return KernelWrites.defaultEngine();
+  }
+
+  /**
    * Creates a table at {@code dir} (version 0, no rows).
    *
    * @param properties table properties such as {@code delta.enableChangeDataFeed=true}
