@@ -16,6 +16,7 @@ import io.tidesync.spi.Position;
 import io.tidesync.spi.SinkContext;
 import io.tidesync.spi.TableId;
 import io.tidesync.spi.TableSchema;
+import io.tidesync.testkit.fixtures.FixtureRows;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -106,12 +107,8 @@ public abstract class ChangeSinkContract {
 
   private void assertTarget(Map<String, Object>... rows) {
     Map<List<Object>, Map<String, Object>> actual = targetRows(table, SCHEMA);
-    assertThat(actual).as("target rows").hasSize(rows.length);
-    for (Map<String, Object> r : rows) {
-      Map<String, Object> got = actual.get(List.of(r.get("id")));
-      assertThat(got).as("row " + r.get("id")).isNotNull();
-      assertThat(FixtureValues.sameRow(got, r)).as("row %s: expected %s but was %s", r.get("id"), r, got).isTrue();
-    }
+    actual.forEach((key, row) -> assertThat(key).as("key of row %s", row).isEqualTo(List.of(row.get("id"))));
+    FixtureRows.assertSameRows("target rows of " + table, List.of(rows), new ArrayList<>(actual.values()));
   }
 
   @Test

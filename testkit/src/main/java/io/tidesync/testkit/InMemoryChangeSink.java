@@ -10,6 +10,7 @@ import io.tidesync.spi.ChangeKind;
 import io.tidesync.spi.ChangeSink;
 import io.tidesync.spi.Position;
 import io.tidesync.spi.SinkContext;
+import io.tidesync.testkit.fixtures.internal.CanonicalRows;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -149,7 +150,7 @@ public final class InMemoryChangeSink implements ChangeSink {
             if (kind.isAfterImage()) {
               Map<String, Object> img = image(batch, r);
               Map<String, Object> prev = after.put(k, img);
-              if (prev != null && !FixtureValues.sameRow(prev, img)) {
+              if (prev != null && !CanonicalRows.canonical(prev).equals(CanonicalRows.canonical(img))) {
                 throw new InvalidSourceDataException("in-memory sink: cannot apply version " + version
                     + ": two different post-images for key " + k);
               }
