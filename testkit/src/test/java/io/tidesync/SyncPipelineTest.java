@@ -230,6 +230,20 @@ class SyncPipelineTest {
   }
 
   @Test
+  void continuousPipelineStopsAfterItsRetriesWhenReadsKeepFailing() {
+    InMemoryChangeSource src = source();
+    src.commit(insert(person(1, "a")));
+    src.failNextPolls(1_000, true);
+    SyncPipeline p = SyncPipeline.builder("failing").source(src).sink(InMemoryChangeSink.keyedBy("id"))
+        .mode(SyncMode.CONTINUOUS).retries(2, Duration.ofMillis(1), Duration.ofMillis(2)).build();
+    p.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> p.status() == SyncStatus.FAILED);
+    assertThat(p.failure()).get().extracting(Throwable::getMessage)
+        .isEqualTo("in-memory source mem://people: cannot read: injected failure");
+    p.close();
+  }
+
+  @Test
   void startIsOnlyForContinuousPipelines() {
     try (SyncPipeline p = pipeline("t", source(), InMemoryChangeSink.keyedBy("id")).build()) {
       assertThatThrownBy(p::start).isInstanceOf(IllegalStateException.class)

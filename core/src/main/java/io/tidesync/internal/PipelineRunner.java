@@ -139,7 +139,6 @@ public final class PipelineRunner {
     int failures = 0;
     while (!stopRequested) {
       try (Session session = openSession()) {
-        failures = 0;
         while (!stopRequested) {
           SyncResult r = session.catchUp();
           failures = 0;
