@@ -110,7 +110,7 @@ public final class PipelineRunner {
     }
     runner.set(Thread.currentThread());
     try {
-      return withRetries(() -> runRound(null));
+      return withRetries(this::runRound);
     } finally {
       status.compareAndSet(SyncStatus.RUNNING, SyncStatus.CREATED);
       releaseMemoryIfIdle();
@@ -149,9 +149,7 @@ public final class PipelineRunner {
         }
       } catch (RuntimeException e) {
         TidesyncException te = wrap(e);
-        boolean retry = te.isRetryable() && failures < maxRetries && !stopRequested;
-        notifyFailure(te, retry);
-        if (!retry) {
+        if (!retryAfter(te, failures++)) {
           if (!stopRequested) {
             failure.set(te);
             status.set(SyncStatus.FAILED);
@@ -159,8 +157,6 @@ public final class PipelineRunner {
           }
           return;
         }
-        LOG.warn("{}: {} (retry {} of {})", name, te.getMessage(), failures + 1, maxRetries);
-        sleep(backoff(failures++));
       }
     }
   }
@@ -173,18 +169,28 @@ public final class PipelineRunner {
         return r;
       } catch (RuntimeException e) {
         TidesyncException te = wrap(e);
-        boolean retry = te.isRetryable() && failures < maxRetries && !stopRequested;
-        notifyFailure(te, retry);
-        if (!retry) {
+        if (!retryAfter(te, failures)) {
           throw te;
         }
-        LOG.warn("{}: {} (retry {} of {})", name, te.getMessage(), failures + 1, maxRetries);
-        sleep(backoff(failures));
       }
     }
   }
 
-  private SyncResult runRound(Object unused) {
+  /**
+   * The one retry rule: retryable errors, up to maxRetries, not while stopping. Tells listeners,
+   * and when retrying logs and waits the backoff; returns whether to retry.
+   */
+  private boolean retryAfter(TidesyncException te, int failuresBefore) {
+    boolean retry = te.isRetryable() && failuresBefore < maxRetries && !stopRequested;
+    notifyFailure(te, retry);
+    if (retry) {
+      LOG.warn("{}: {} (retry {} of {})", name, te.getMessage(), failuresBefore + 1, maxRetries);
+      sleep(backoff(failuresBefore));
+    }
+    return retry;
+  }
+
+  private SyncResult runRound() {
     try (Session session = openSession()) {
       return session.catchUp();
     }
