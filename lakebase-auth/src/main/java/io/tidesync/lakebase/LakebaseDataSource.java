@@ -6,6 +6,7 @@ import io.tidesync.ConfigurationException;
 import io.tidesync.TidesyncException;
 import io.tidesync.lakebase.internal.HostTarget;
 import io.tidesync.lakebase.internal.RefreshingTokenProvider;
+import io.tidesync.spi.ReplicationConnectionFactory;
 import io.tidesync.spi.TokenProvider;
 import io.tidesync.spi.TokenProvider.Token;
 import java.io.PrintWriter;
@@ -46,7 +47,7 @@ import org.slf4j.LoggerFactory;
  *     .build();                       // validates; no I/O
  * HikariConfig pool = new HikariConfig();
  * pool.setDataSource(ds);             // leave username and password unset
- * DataSource replication = ds.forReplication();   // for the Postgres change source
+ * PostgresChangeSource.forTables("public.orders").dataSource(ds);   // replication logins too
  * }</pre>
  *
  * <p>Behaviour:
@@ -66,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread safe; any thread may open connections. {@link #getConnection(String, String)} is not
  * supported: the user is fixed and the password is always a token.
  */
-public final class LakebaseDataSource implements DataSource {
+public final class LakebaseDataSource implements DataSource, ReplicationConnectionFactory {
   private static final Logger LOG = LoggerFactory.getLogger(LakebaseDataSource.class);
   private static final Driver DRIVER = new Driver();
   private static final Pattern IPV4_LOOPBACK = Pattern.compile("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
@@ -84,6 +85,7 @@ public final class LakebaseDataSource implements DataSource {
   private final Map<String, String> properties;
   private final boolean replication;
   private final AtomicLong rejectedLogins;
+  private final LakebaseDataSource replicationTwin;
   private volatile int loginTimeoutSeconds;
   private volatile PrintWriter logWriter;
 
@@ -110,9 +112,10 @@ public final class LakebaseDataSource implements DataSource {
     this.replication = false;
     this.rejectedLogins = new AtomicLong();
     this.loginTimeoutSeconds = b.loginTimeoutSeconds;
+    this.replicationTwin = new LakebaseDataSource(this);
   }
 
-  private LakebaseDataSource(LakebaseDataSource base, boolean replication) {
+  private LakebaseDataSource(LakebaseDataSource base) {
     this.target = base.target;
     this.workspace = base.workspace;
     this.host = base.host;
@@ -122,9 +125,10 @@ public final class LakebaseDataSource implements DataSource {
     this.tokens = base.tokens;
     this.sslMode = base.sslMode;
     this.properties = base.properties;
-    this.replication = replication;
+    this.replication = true;
     this.rejectedLogins = new AtomicLong();
     this.loginTimeoutSeconds = base.loginTimeoutSeconds;
+    this.replicationTwin = this;
   }
 
   /** Starts describing a data source. */
@@ -138,7 +142,18 @@ public final class LakebaseDataSource implements DataSource {
    * {@code preferQueryMode=simple}), for the Postgres change source. Shares the host and tokens.
    */
   public LakebaseDataSource forReplication() {
-    return replication ? this : new LakebaseDataSource(this, true);
+    return replicationTwin;
+  }
+
+  /**
+   * Opens a logical replication connection (see {@link #forReplication()}), logged in with a
+   * current token like every other connection, with the same retry of a rejected login. The
+   * Postgres change source calls it when this data source (or a pool in front of it) is its
+   * {@code dataSource}.
+   */
+  @Override
+  public Connection openReplicationConnection() throws SQLException {
+    return replicationTwin.getConnection();
   }
 
   /** Whether connections are replication connections (see {@link #forReplication()}). */

@@ -38,10 +38,14 @@ import java.util.Objects;
  * }</pre>
  *
  * <p>The SDK-backed providers cache the credential, refresh it when less than the refresh margin
- * (default {@value #DEFAULT_REFRESH_MARGIN_MINUTES} minutes) remains, let one thread refresh at a
+ * (default {@value #DEFAULT_REFRESH_MARGIN_MINUTES} minutes) remains, or, for credentials that live
+ * less than twice the margin, when a quarter of their life remains (so there is about one
+ * credential call per credential lifetime, whatever the lifetime), let one thread refresh at a
  * time (the others keep the still-valid token, or wait when it has expired), retry throttling
  * (429), server errors (5xx, including 500, which the SDK does not retry for POST) and I/O failures
- * with exponential backoff, and fail at once on permission denied. They are thread safe.
+ * with exponential backoff, and fail at once on permission denied. A refresh that fails while the
+ * cached token is still valid is logged at WARN and the cached token kept until it expires. They
+ * are thread safe.
  * {@link TokenProvider#token()} may block for the duration of one credential call (plus retries).
  *
  * <p>Errors: {@link io.tidesync.AuthenticationException} when no credential can be had
@@ -183,7 +187,8 @@ public final class LakebaseTokens {
 
     /**
      * Refresh when less than this remains of the token's life (default 5 minutes). Larger margins
-     * ride out longer API outages; it must be shorter than the token's life (one hour).
+     * ride out longer API outages. For tokens that live less than twice this margin, a quarter of
+     * their observed life is used instead, so short-lived tokens are not refreshed on every call.
      */
     public Builder refreshMargin(Duration margin) {
       this.refreshMargin = margin;

@@ -64,7 +64,7 @@ class LakebasePipelineIT {
     try (FakeDatabricksApi api = FakeDatabricksApi.builder().instance(INSTANCE, "127.0.0.1")
         .tokenLifetime(Duration.ofMillis(3000)).onIssue(c -> pg.rotate(c.token(), c.expiresAt())).start()) {
       WorkspaceClient w = LakebaseTokensTest.client(api);
-      TokenProvider tokens = LakebaseTokens.builder().instance(w, INSTANCE).refreshMargin(Duration.ofMillis(2000)).build();
+      TokenProvider tokens = LakebaseTokens.builder().instance(w, INSTANCE).refreshMargin(Duration.ofMillis(1000)).build();
       LakebaseDataSource ds = LakebaseDataSource.builder().instance(INSTANCE).port(pg.port())
           .database(PasswordPostgres.DATABASE).user(PasswordPostgres.ROLE).sslMode(SslMode.DISABLE).tokens(tokens).build();
       TinySource source = new TinySource();
@@ -78,7 +78,7 @@ class LakebasePipelineIT {
           Instant expires = api.lastIssued() == null ? Instant.EPOCH : api.lastIssued().expiresAt();
           // wait until the current token is inside its refresh margin, then offer two batches:
           // the sink's next login refreshes it (and so rotates the role's password)
-          await().atMost(Duration.ofSeconds(10)).until(() -> Instant.now().isAfter(expires.minusMillis(2000)));
+          await().atMost(Duration.ofSeconds(10)).until(() -> Instant.now().isAfter(expires.minusMillis(1000)));
           source.available.addAndGet(2);
           int expected = 2 * round;
           await().atMost(Duration.ofSeconds(30)).until(() -> sink.committed.get() == expected);

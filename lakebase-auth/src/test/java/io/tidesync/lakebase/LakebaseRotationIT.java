@@ -163,6 +163,43 @@ class LakebaseRotationIT {
   }
 
   @Test
+  void tokensShorterThanTheRefreshMarginCauseNoStormOfCredentialCallsOrFailedLogins() throws Exception {
+    WorkspaceClient w = startApi(Duration.ofSeconds(5));
+    LakebaseDataSource ds = dataSource(LakebaseTokens.forInstance(w, INSTANCE)).build(); // default 5 minute margin
+    ds.getConnection().close();
+    int callsBefore = api.requestCount(Route.DATABASE_CREDENTIALS);
+    long seconds = 12;
+    long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+    AtomicLong logins = new AtomicLong();
+    List<Throwable> failures = new CopyOnWriteArrayList<>();
+    List<Thread> workers = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      Thread t = new Thread(() -> {
+        while (System.nanoTime() < deadline) {
+          try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
+            s.execute("SELECT 1");
+            logins.incrementAndGet();
+          } catch (Throwable e) {
+            failures.add(e);
+          }
+        }
+      }, "login-worker-" + i);
+      t.start();
+      workers.add(t);
+    }
+    for (Thread t : workers) {
+      t.join(60_000);
+    }
+    int calls = api.requestCount(Route.DATABASE_CREDENTIALS) - callsBefore;
+    System.out.printf("short tokens IT: 5 s tokens, 8 threads, %d s: %d logins, %d credential calls, %d logins rejected"
+        + " and retried, %d failed%n", seconds, logins.get(), calls, ds.rejectedLogins(), failures.size());
+    assertThat(failures).isEmpty();
+    assertThat(logins.get()).isPositive();
+    // about one call per three quarters of a token's life
+    assertThat(calls).as("credential calls in " + seconds + " s of 5 s tokens").isBetween(2, 5);
+  }
+
+  @Test
   void aRejectedLoginIsRetriedOnceWithANewToken() throws Exception {
     WorkspaceClient w = startApi(Duration.ofHours(1));
     LakebaseDataSource ds = dataSource(LakebaseTokens.forInstance(w, INSTANCE)).build();

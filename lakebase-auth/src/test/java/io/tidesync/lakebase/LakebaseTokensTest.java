@@ -3,10 +3,14 @@ package io.tidesync.lakebase;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.databricks.sdk.WorkspaceClient;
 import com.databricks.sdk.core.DatabricksConfig;
 import io.tidesync.AuthenticationException;
 import io.tidesync.ConfigurationException;
+import io.tidesync.lakebase.internal.RefreshingTokenProvider;
 import io.tidesync.spi.TokenProvider;
 import io.tidesync.spi.TokenProvider.Token;
 import io.tidesync.testkit.databricks.FakeDatabricksApi;
@@ -29,8 +33,13 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 
 /** The real Databricks SDK client against {@link FakeDatabricksApi}. */
 class LakebaseTokensTest {
@@ -222,6 +231,125 @@ class LakebaseTokensTest {
     }
   }
 
+  @ParameterizedTest(name = "{0} s tokens")
+  @ValueSource(longs = {5, 20, 3600})
+  void aboutOneCredentialCallPerTokenLifetimeWhateverTheLifetime(long lifetimeSeconds) throws Exception {
+    Duration life = Duration.ofSeconds(lifetimeSeconds);
+    WorkspaceClient w = start(FakeDatabricksApi.builder().tokenLifetime(life));
+    TokenProvider tokens = LakebaseTokens.builder().instance(w, INSTANCE).clock(clock).build(); // 5 minute margin
+    int threads = 8;
+    int lifetimes = 12;
+    int stepsPerLifetime = 40;
+    Duration step = life.dividedBy(stepsPerLifetime);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (int i = 0; i < lifetimes * stepsPerLifetime; i++) {
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<List<Token>>> calls = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          calls.add(pool.submit(() -> {
+            go.await();
+            List<Token> got = new ArrayList<>();
+            for (int k = 0; k < 5; k++) {
+              got.add(tokens.token());
+            }
+            return got;
+          }));
+        }
+        go.countDown();
+        for (Future<List<Token>> f : calls) {
+          assertThat(f.get()).allSatisfy(t -> assertThat(t.isValidAt(clock.instant())).isTrue());
+        }
+        clock.advance(step);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    int requests = api.requestCount(Route.DATABASE_CREDENTIALS);
+    System.out.printf("%d s tokens, 8 threads, %d lifetimes: %d credential calls%n", lifetimeSeconds, lifetimes, requests);
+    // each token serves at least half of its life (three quarters when it is shorter than twice the margin)
+    assertThat(requests).as("credential calls over " + lifetimes + " token lifetimes")
+        .isBetween(lifetimes, 2 * lifetimes + 1);
+    if (lifetimeSeconds == 3600) {
+      // long-lived tokens keep the configured margin: refreshed at the first step 5 minutes before expiry
+      Instant refreshedAt = api.issued().get(1).expiresAt().minus(life);
+      Instant marginStart = api.issued().get(0).expiresAt().minus(Duration.ofMinutes(5));
+      assertThat(refreshedAt).isBetween(marginStart, marginStart.plus(step));
+    }
+  }
+
+  @Test
+  void aTokenInvalidatedWhileACallerWaitsForTheRefreshIsReplacedNotDereferenced() throws Exception {
+    GatedClock gated = new GatedClock(clock);
+    api = FakeDatabricksApi.builder().instance(INSTANCE, "10.1.2.3").clock(clock).start();
+    TokenProvider tokens = LakebaseTokens.builder().instance(client(api), INSTANCE).clock(gated).build();
+    Token first = tokens.token();
+    clock.advance(Duration.ofMinutes(57)); // inside the refresh margin, still valid
+
+    // the caller has read the cached token and stops at its next look at the clock ...
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    Thread caller = new Thread(() -> {
+      try {
+        outcome.set(tokens.token());
+      } catch (Throwable e) {
+        outcome.set(e);
+      }
+    }, "token-caller");
+    gated.stopNextCallOf(caller);
+    caller.start();
+    assertThat(gated.reached.await(10, TimeUnit.SECONDS)).isTrue();
+    // ... while a rejected login invalidates that token; then the caller goes on into the refresh
+    tokens.invalidate(first);
+    gated.release.countDown();
+    caller.join(10_000);
+
+    assertThat(outcome.get()).isInstanceOf(Token.class);
+    Token second = (Token) outcome.get();
+    assertThat(second.value()).isNotEqualTo(first.value()).isEqualTo(api.lastIssued().token());
+    assertThat(api.requestCount(Route.DATABASE_CREDENTIALS)).isEqualTo(2);
+    assertThat(tokens.token()).isSameAs(second);
+  }
+
+  @ParameterizedTest(name = "HTTP {0}")
+  @ValueSource(ints = {403, 404})
+  void aNonRetryableErrorInsideTheMarginKeepsTheValidTokenUntilItExpires(int status) {
+    WorkspaceClient w = start(FakeDatabricksApi.builder());
+    TokenProvider tokens = instanceTokens(w);
+    Token first = tokens.token();
+    clock.advance(Duration.ofMinutes(57)); // inside the 5 minute margin
+
+    List<ILoggingEvent> logged;
+    try (CapturedLog log = CapturedLog.of(RefreshingTokenProvider.class)) {
+      api.failNext(Route.DATABASE_CREDENTIALS, status, 1);
+      assertThat(tokens.token()).isSameAs(first);
+      logged = log.events();
+    }
+    assertThat(api.requestCount(Route.DATABASE_CREDENTIALS)).as("no retries of a non-retryable error").isEqualTo(2);
+    assertThat(logged).anySatisfy(e -> {
+      assertThat(e.getLevel()).isEqualTo(Level.WARN);
+      assertThat(e.getFormattedMessage()).startsWith("lakebase instance 'orders-db': cannot refresh the database credential"
+          + " ahead of expiry, using the current one until " + first.expiresAt() + ": lakebase instance 'orders-db':"
+          + " cannot generate a database credential: ").contains("HTTP " + status);
+    });
+
+    // once the token has expired the error is the caller's
+    clock.advance(Duration.ofMinutes(3));
+    api.failNext(Route.DATABASE_CREDENTIALS, status, 1);
+    if (status == 404) {
+      assertThatThrownBy(tokens::token).isInstanceOf(ConfigurationException.class)
+          .hasMessageStartingWith("lakebase instance 'orders-db': cannot generate a database credential: it does not exist"
+              + " (HTTP 404 RESOURCE_DOES_NOT_EXIST")
+          .hasMessageEndingWith("Check the name and the workspace");
+    } else {
+      assertThatThrownBy(tokens::token).isInstanceOf(AuthenticationException.class)
+          .hasMessageStartingWith("lakebase instance 'orders-db': cannot generate a database credential: permission denied"
+              + " (HTTP 403 PERMISSION_DENIED")
+          .hasMessageEndingWith("Grant this identity access to the database (or use one that has it)");
+    }
+    // and when the API answers again, a new token is had
+    assertThat(tokens.token().value()).isNotEqualTo(first.value()).isEqualTo(api.lastIssued().token());
+  }
+
   @Test
   void builderListsEveryProblem() {
     assertThatThrownBy(() -> LakebaseTokens.builder().endpoint(null, "primary").refreshMargin(Duration.ofMinutes(90))
@@ -258,6 +386,75 @@ class LakebaseTokensTest {
         .hasMessageStartingWith("fixed database token: cannot log in: the token expired at 2020-01-01T00:00:00Z.");
     assertThatThrownBy(() -> LakebaseTokens.fixed(" ")).isInstanceOf(ConfigurationException.class)
         .hasMessage("lakebase tokens: cannot use fixed(..): the token is empty. Pass a database credential");
+  }
+
+  /** A clock that stops one chosen thread at its next reading until the test releases it. */
+  static final class GatedClock extends Clock {
+    private final Clock delegate;
+    private volatile Thread stopped;
+    final CountDownLatch reached = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+
+    GatedClock(Clock delegate) {
+      this.delegate = delegate;
+    }
+
+    void stopNextCallOf(Thread thread) {
+      this.stopped = thread;
+    }
+
+    @Override
+    public Instant instant() {
+      if (Thread.currentThread() == stopped) {
+        stopped = null;
+        reached.countDown();
+        try {
+          if (!release.await(30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the test never released the clock");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException(e);
+        }
+      }
+      return delegate.instant();
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+  }
+
+  /** Log events of one logger while open. */
+  static final class CapturedLog implements AutoCloseable {
+    private final ch.qos.logback.classic.Logger logger;
+    private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+
+    private CapturedLog(ch.qos.logback.classic.Logger logger) {
+      this.logger = logger;
+      appender.setContext(logger.getLoggerContext());
+      appender.start();
+      logger.addAppender(appender);
+    }
+
+    static CapturedLog of(Class<?> type) {
+      return new CapturedLog((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(type));
+    }
+
+    List<ILoggingEvent> events() {
+      return List.copyOf(appender.list);
+    }
+
+    @Override
+    public void close() {
+      logger.detachAppender(appender);
+    }
   }
 
   /** A clock tests move by hand. */

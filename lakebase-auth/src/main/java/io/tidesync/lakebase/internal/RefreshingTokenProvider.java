@@ -3,12 +3,14 @@ package io.tidesync.lakebase.internal;
 import com.databricks.sdk.WorkspaceClient;
 import io.tidesync.AuthenticationException;
 import io.tidesync.ConfigurationException;
+import io.tidesync.TidesyncException;
 import io.tidesync.spi.TokenProvider;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -17,12 +19,20 @@ import org.slf4j.LoggerFactory;
 /**
  * Caches the credential of a {@link CredentialSource} and refreshes it ahead of expiry.
  *
- * <p>{@link #token()} returns the cached token while more than the refresh margin remains. Inside
- * the margin one caller refreshes (the others keep using the still-valid token); once the token
- * has expired, callers wait for the one refresh in flight. Throttling (429), server errors (5xx)
- * and I/O failures are retried with exponential backoff and jitter; permission denied fails at
- * once. A refresh that fails while the old token is still valid is logged and the old token
- * returned, so a passing outage costs nothing until the token really expires.
+ * <p>{@link #token()} returns the cached token until its refresh time: its expiry minus the
+ * refresh margin, or, for a token whose observed life (from its arrival to its expiry) is less
+ * than twice the margin, minus a quarter of that life. So a token is used for at least half of
+ * its life and there is about one credential call per token lifetime whatever the lifetime.
+ * After the refresh time one caller refreshes (the others keep using the still-valid token); once
+ * the token has expired or was invalidated, callers wait for the one refresh in flight.
+ * Throttling (429), server errors (5xx) and I/O failures are retried with exponential backoff and
+ * jitter; permission denied and unknown instances fail at once. A refresh that fails, for any
+ * reason, while the cached token is still valid is logged at WARN and the cached token returned,
+ * so a passing outage costs nothing until the token really expires.
+ *
+ * <p>The cached token and its refresh time are one immutable value swapped atomically, so a
+ * caller never sees one without the other, and a token invalidated while a caller waits for the
+ * refresh lock is simply refreshed.
  */
 public final class RefreshingTokenProvider implements TokenProvider {
   private static final Logger LOG = LoggerFactory.getLogger(RefreshingTokenProvider.class);
@@ -37,7 +47,15 @@ public final class RefreshingTokenProvider implements TokenProvider {
   private final Duration maxBackoff;
   private final ReentrantLock refreshLock = new ReentrantLock();
   private final AtomicLong fetches = new AtomicLong();
-  private volatile Token current;
+  private final AtomicBoolean shortLifeReported = new AtomicBoolean();
+  private volatile Cached current;
+
+  /** A token and the instant from which callers should refresh it. */
+  private record Cached(Token token, Instant refreshAt) {
+    boolean isFreshAt(Instant now) {
+      return now.isBefore(refreshAt);
+    }
+  }
 
   public RefreshingTokenProvider(CredentialSource source, WorkspaceClient workspace, HostTarget target, Clock clock,
       Duration refreshMargin, int maxAttempts, Duration initialBackoff, Duration maxBackoff) {
@@ -53,41 +71,41 @@ public final class RefreshingTokenProvider implements TokenProvider {
 
   @Override
   public Token token() {
-    Token t = current;
+    Cached c = current; // read before the clock: the state may change between the two
     Instant now = clock.instant();
-    if (t != null && !needsRefresh(t, now)) {
-      return t;
+    if (c != null && c.isFreshAt(now)) {
+      return c.token();
     }
-    if (t != null && t.isValidAt(now)) {
-      // inside the margin but still valid: one caller refreshes, the others carry on
+    if (c != null && c.token().isValidAt(now)) {
+      // past the refresh time but still valid: one caller refreshes, the others carry on
       if (!refreshLock.tryLock()) {
-        return t;
+        return c.token();
       }
       try {
-        Token again = current;
-        if (again != t && !needsRefresh(again, clock.instant())) {
-          return again;
+        Cached again = current; // null if the token was invalidated meanwhile
+        if (again != null && again != c && again.isFreshAt(clock.instant())) {
+          return again.token();
         }
-        return refresh();
-      } catch (AuthenticationException e) {
-        if (t.isValidAt(clock.instant())) {
+        return refresh().token();
+      } catch (TidesyncException e) {
+        if (current == c && c.token().isValidAt(clock.instant())) {
           LOG.warn("{}: cannot refresh the database credential ahead of expiry, using the current one until {}: {}",
-              source.describe(), t.expiresAt(), e.getMessage());
-          return t;
+              source.describe(), c.token().expiresAt(), e.getMessage());
+          return c.token();
         }
         throw e;
       } finally {
         refreshLock.unlock();
       }
     }
-    // none yet, or expired: wait for the refresh in flight, or do it
+    // none yet, expired or invalidated: wait for the refresh in flight, or do it
     refreshLock.lock();
     try {
-      Token again = current;
-      if (again != null && !needsRefresh(again, clock.instant())) {
-        return again;
+      Cached again = current;
+      if (again != null && again.isFreshAt(clock.instant())) {
+        return again.token();
       }
-      return refresh();
+      return refresh().token();
     } finally {
       refreshLock.unlock();
     }
@@ -97,11 +115,11 @@ public final class RefreshingTokenProvider implements TokenProvider {
   public void invalidate(Token rejected) {
     refreshLock.lock();
     try {
-      Token t = current;
-      if (t != null && rejected != null && t.value().equals(rejected.value())) {
+      Cached c = current;
+      if (c != null && rejected != null && c.token().value().equals(rejected.value())) {
         current = null;
         LOG.info("{}: the database rejected the current credential (expires {}); the next login fetches a new one",
-            source.describe(), t.expiresAt());
+            source.describe(), c.token().expiresAt());
       }
     } finally {
       refreshLock.unlock();
@@ -127,12 +145,26 @@ public final class RefreshingTokenProvider implements TokenProvider {
     return source.describe();
   }
 
-  private boolean needsRefresh(Token t, Instant now) {
-    return !now.isBefore(t.expiresAt().minus(refreshMargin));
+  /**
+   * The margin before expiry at which a token that arrived at {@code arrived} is refreshed: the
+   * configured margin while that leaves at least half of the token's life in use, otherwise a
+   * quarter of its life. A fixed margin longer than the life would refresh on every call.
+   */
+  private Duration effectiveMargin(Token t, Instant arrived) {
+    Duration life = Duration.between(arrived, t.expiresAt());
+    if (refreshMargin.multipliedBy(2).compareTo(life) <= 0) {
+      return refreshMargin;
+    }
+    Duration quarter = life.dividedBy(4);
+    if (shortLifeReported.compareAndSet(false, true)) {
+      LOG.info("{}: database credentials live {} ms, less than twice the refresh margin {} ms; each is refreshed when"
+          + " a quarter of its life remains", source.describe(), life.toMillis(), refreshMargin.toMillis());
+    }
+    return quarter;
   }
 
   /** Called with the lock held. */
-  private Token refresh() {
+  private Cached refresh() {
     Duration backoff = initialBackoff;
     for (int attempt = 1; ; attempt++) {
       try {
@@ -143,13 +175,11 @@ public final class RefreshingTokenProvider implements TokenProvider {
           throw new AuthenticationException(source.describe() + ": cannot use the new database credential: it expired at "
               + t.expiresAt() + ", before it arrived (now " + now + "). Check the clock of this machine", null, true);
         }
-        if (needsRefresh(t, now)) {
-          LOG.warn("{}: the new database credential lives until {}, less than the refresh margin {}; every call will "
-              + "refresh it. Lower the refresh margin", source.describe(), t.expiresAt(), refreshMargin);
-        }
-        current = t;
-        LOG.debug("{}: new database credential, valid until {}", source.describe(), t.expiresAt());
-        return t;
+        Cached fresh = new Cached(t, t.expiresAt().minus(effectiveMargin(t, now)));
+        current = fresh;
+        LOG.debug("{}: new database credential, valid until {}, refreshed from {}", source.describe(), t.expiresAt(),
+            fresh.refreshAt());
+        return fresh;
       } catch (CredentialCallException e) {
         switch (e.kind()) {
           case PERMISSION_DENIED -> throw new AuthenticationException(source.describe()
@@ -193,8 +223,8 @@ public final class RefreshingTokenProvider implements TokenProvider {
 
   @Override
   public String toString() {
-    Token t = current;
+    Cached c = current;
     return "RefreshingTokenProvider[" + source.describe() + ", refreshMargin=" + refreshMargin
-        + (t == null ? ", no token" : ", token valid until " + t.expiresAt()) + "]";
+        + (c == null ? ", no token" : ", token valid until " + c.token().expiresAt()) + "]";
   }
 }

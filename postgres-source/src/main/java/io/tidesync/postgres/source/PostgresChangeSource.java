@@ -88,10 +88,13 @@ public final class PostgresChangeSource implements ChangeSource {
   }
 
   /**
-   * Where plain connections come from (catalog checks, snapshot reads). Unless
-   * {@link #replicationConnections} is set, it must be a pgjdbc {@code PGSimpleDataSource} (or
-   * wrap one): replication connections are opened with its settings plus
-   * {@code replication=database}.
+   * Where connections come from: any {@code DataSource} (a pool included) for plain connections
+   * (catalog checks, snapshot reads). Replication connections, unless
+   * {@link #replicationConnections} is set, come from the same data source when it implements
+   * (or unwraps to) {@link io.tidesync.spi.ReplicationConnectionFactory}, as
+   * {@code LakebaseDataSource} does (a new credential check at every replication login), or else
+   * from a pgjdbc {@code PGSimpleDataSource} (or a pool wrapping one), whose settings are copied
+   * with {@code replication=database}.
    */
   public PostgresChangeSource dataSource(DataSource ds) {
     return new PostgresChangeSource(tables, ds, replicationConnections, slotName, publicationName, replicaIdentity,
@@ -100,8 +103,9 @@ public final class PostgresChangeSource implements ChangeSource {
 
   /**
    * Opens logical replication connections ({@code replication=database},
-   * {@code preferQueryMode=simple}, {@code assumeMinServerVersion=10}): for pools or credential
-   * providers (Lakebase) whose DataSource cannot be copied. Called on the worker thread.
+   * {@code preferQueryMode=simple}, {@code assumeMinServerVersion=10}): for data sources that are
+   * neither a pgjdbc DataSource nor a {@link io.tidesync.spi.ReplicationConnectionFactory}. Called
+   * on the worker thread.
    */
   public PostgresChangeSource replicationConnections(Supplier<Connection> supplier) {
     return new PostgresChangeSource(tables, dataSource, supplier, slotName, publicationName, replicaIdentity,

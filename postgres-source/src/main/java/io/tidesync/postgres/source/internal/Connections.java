@@ -2,6 +2,7 @@ package io.tidesync.postgres.source.internal;
 
 import io.tidesync.ConfigurationException;
 import io.tidesync.TidesyncException;
+import io.tidesync.spi.ReplicationConnectionFactory;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Properties;
@@ -30,11 +31,24 @@ final class Connections {
     if (settings.replicationConnections() != null) {
       return settings.replicationConnections().get();
     }
-    BaseDataSource base = unwrap(settings.dataSource());
+    ReplicationConnectionFactory factory = unwrap(settings.dataSource(), ReplicationConnectionFactory.class);
+    if (factory != null) {
+      try {
+        return factory.openReplicationConnection();
+      } catch (SQLException e) {
+        if (e.getCause() instanceof TidesyncException credentials) {
+          throw credentials; // no credential could be had: that error already names the cause and the remedy
+        }
+        throw replicationFailure(e, null);
+      }
+    }
+    BaseDataSource base = unwrap(settings.dataSource(), BaseDataSource.class);
     if (base == null) {
       throw new ConfigurationException(settings.pipeline() + ": cannot open a replication connection: the dataSource ("
-          + settings.dataSource().getClass().getName() + ") is not a pgjdbc DataSource whose settings can be copied. "
-          + "Pass .replicationConnections(() -> connection opened with replication=database, preferQueryMode=simple)");
+          + settings.dataSource().getClass().getName() + ") is neither a pgjdbc DataSource whose settings can be copied"
+          + " nor a " + ReplicationConnectionFactory.class.getSimpleName() + ". Pass a DataSource that implements "
+          + ReplicationConnectionFactory.class.getName() + " (such as LakebaseDataSource), or"
+          + " .replicationConnections(() -> connection opened with replication=database, preferQueryMode=simple)");
     }
     Properties p = new Properties();
     for (PGProperty prop : PGProperty.values()) {
@@ -69,21 +83,25 @@ final class Connections {
       }
       return c;
     } catch (SQLException e) {
-      if ("42501".equals(e.getSQLState()) || "28000".equals(e.getSQLState())) {
-        throw new ConfigurationException(settings.pipeline() + ": cannot open a replication connection: "
-            + e.getMessage() + ". Give the user the REPLICATION attribute: ALTER ROLE "
-            + QualifiedName.quote(base.getUser() == null ? "<user>" : base.getUser()) + " REPLICATION", e);
-      }
-      throw failure("open a replication connection", e);
+      throw replicationFailure(e, base.getUser());
     }
   }
 
-  private static BaseDataSource unwrap(DataSource ds) {
-    if (ds instanceof BaseDataSource b) {
-      return b;
+  private TidesyncException replicationFailure(SQLException e, String user) {
+    if ("42501".equals(e.getSQLState()) || "28000".equals(e.getSQLState())) {
+      return new ConfigurationException(settings.pipeline() + ": cannot open a replication connection: "
+          + e.getMessage() + ". Give the user the REPLICATION attribute: ALTER ROLE "
+          + QualifiedName.quote(user == null ? "<user>" : user) + " REPLICATION", e);
+    }
+    return failure("open a replication connection", e);
+  }
+
+  private static <T> T unwrap(DataSource ds, Class<T> type) {
+    if (type.isInstance(ds)) {
+      return type.cast(ds);
     }
     try {
-      return ds.isWrapperFor(BaseDataSource.class) ? ds.unwrap(BaseDataSource.class) : null;
+      return ds.isWrapperFor(type) ? ds.unwrap(type) : null;
     } catch (SQLException e) {
       return null;
     }
