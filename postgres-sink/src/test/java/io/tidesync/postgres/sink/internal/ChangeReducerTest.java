@@ -117,6 +117,31 @@ class ChangeReducerTest {
   }
 
   @Test
+  void aKeyMovedOntoAKeyWithAnotherPostImageInTheSameVersionIsStillAConflict() {
+    assertThat(outcomeOf(row(ChangeKind.UPDATE_PREIMAGE, 1, 1, "a"), row(ChangeKind.UPDATE_POSTIMAGE, 1, 2, "a"),
+        row(ChangeKind.INSERT, 1, 2, "z"))).isEqualTo("error p: cannot apply changes to public.t: two different post-images"
+        + " of key (id=2) in version 1: the source violates its primary key. Fix the source so that the key is unique per"
+        + " version, or set timeseriesKey(column) on the sink so that the row with the latest value of that column wins");
+  }
+
+  static String outcomeOf(Row... rows) {
+    try (BufferAllocator alloc = new RootAllocator(); ChangeBatch batch = kvBatch(alloc, rows)) {
+      return outcome(() -> new ChangeReducer(new int[] {0}, -1, "p: cannot apply changes to public.t").reduce(batch));
+    }
+  }
+
+  static ChangeBatch kvBatch(BufferAllocator alloc, Row... rows) {
+    try (ChangeBatchBuilder b = new ChangeBatchBuilder(alloc, TableId.of("lake", "src"), KV)) {
+      for (Row r : rows) {
+        b.startRow(r.kind(), r.version(), 0);
+        b.set(0, r.id());
+        b.set(1, r.v());
+      }
+      return b.build(BatchType.CHANGES, false, Position.of("src", 1));
+    }
+  }
+
+  @Test
   void aPreImageWithANullKeyIsNotCounted() {
     try (BufferAllocator alloc = new RootAllocator(); ChangeBatchBuilder b = new ChangeBatchBuilder(alloc, TableId.of("lake", "src"), KV)) {
       b.startRow(ChangeKind.UPDATE_PREIMAGE, 1, 0);
@@ -194,18 +219,11 @@ class ChangeReducerTest {
 
   /** Reduces {@link #KV} rows (both key paths agree) to: key -> value, or "deleted". */
   static Map<Long, String> reduceKv(Row... rows) {
-    try (BufferAllocator alloc = new RootAllocator(); ChangeBatchBuilder b = new ChangeBatchBuilder(alloc, TableId.of("lake", "src"), KV)) {
-      for (Row r : rows) {
-        b.startRow(r.kind(), r.version(), 0);
-        b.set(0, r.id());
-        b.set(1, r.v());
-      }
-      try (ChangeBatch batch = b.build(BatchType.CHANGES, false, Position.of("src", 1))) {
-        ChangeReducer reducer = new ChangeReducer(new int[] {0}, -1, "p: cannot apply changes to public.t");
-        Map<Long, String> fast = outcomeByKey(batch, reducer.reduce(batch, true));
-        assertThat(outcomeByKey(batch, reducer.reduce(batch, false))).isEqualTo(fast);
-        return fast;
-      }
+    try (BufferAllocator alloc = new RootAllocator(); ChangeBatch batch = kvBatch(alloc, rows)) {
+      ChangeReducer reducer = new ChangeReducer(new int[] {0}, -1, "p: cannot apply changes to public.t");
+      Map<Long, String> fast = outcomeByKey(batch, reducer.reduce(batch, true));
+      assertThat(outcomeByKey(batch, reducer.reduce(batch, false))).isEqualTo(fast);
+      return fast;
     }
   }
 
