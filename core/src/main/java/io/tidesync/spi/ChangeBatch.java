@@ -29,7 +29,11 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  *
  * <p>Column {@code i} of {@link #data()} holds the table's column {@code i} of {@link #schema()},
  * in the Arrow vector type {@link ChangeBatchBuilder} documents for its {@link LogicalType}. Rows
- * are in commit order. A batch owns its buffers: whoever receives it closes it (the pipeline does,
+ * are in commit order. Within one commit version, a source whose version may span batches emits
+ * the version's {@code DELETE} and {@code UPDATE_PREIMAGE} rows before its {@code INSERT} and
+ * {@code UPDATE_POSTIMAGE} rows: a key a version gives an after-image must not be deleted by a
+ * later batch of the same version (an update that changes the primary key has its pre-image under
+ * the old key and its post-image under the new one). A batch owns its buffers: whoever receives it closes it (the pipeline does,
  * after the sink applied it). Not thread safe.
  */
 public final class ChangeBatch implements AutoCloseable {

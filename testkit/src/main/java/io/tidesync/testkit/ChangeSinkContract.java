@@ -160,6 +160,63 @@ public abstract class ChangeSinkContract {
   }
 
   @Test
+  void anUpdateThatChangesTheKeyRemovesTheOldKeyWhateverTheRowOrder() {
+    try (ChangeApplier a = open("contract")) {
+      apply(a, batch(BatchType.SNAPSHOT, true, 0, new Row(ChangeKind.INSERT, 0, 1L, "a", "1.00"),
+          new Row(ChangeKind.INSERT, 0, 2L, "b", "2.00"), new Row(ChangeKind.INSERT, 0, 3L, "c", "3.00"),
+          new Row(ChangeKind.INSERT, 0, 5L, "e", "5.00")));
+      // v1: 1 -> 10, and a chain 2 -> 3, 3 -> 4; post-images before pre-images
+      apply(a, batch(BatchType.CHANGES, false, 1,
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 10L, "a", "1.00"), new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 3L, "b", "2.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 4L, "c", "3.00"), new Row(ChangeKind.UPDATE_PREIMAGE, 1, 1L, "a", "1.00"),
+          new Row(ChangeKind.UPDATE_PREIMAGE, 1, 2L, "b", "2.00"), new Row(ChangeKind.UPDATE_PREIMAGE, 1, 3L, "c", "3.00")));
+      assertTarget(row(10, "a", "1.00"), row(3, "b", "2.00"), row(4, "c", "3.00"), row(5, "e", "5.00"));
+      // v2: swap 3 <-> 4 (pre-images and post-images interleaved); v3: 5 -> 6; v4: 6 deleted, 10 -> 1 (back)
+      ApplyResult r = apply(a, batch(BatchType.CHANGES, false, 4,
+          new Row(ChangeKind.UPDATE_PREIMAGE, 2, 3L, "b", "2.00"), new Row(ChangeKind.UPDATE_POSTIMAGE, 2, 3L, "c", "3.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 2, 4L, "b", "2.00"), new Row(ChangeKind.UPDATE_PREIMAGE, 2, 4L, "c", "3.00"),
+          new Row(ChangeKind.UPDATE_PREIMAGE, 3, 5L, "e", "5.00"), new Row(ChangeKind.UPDATE_POSTIMAGE, 3, 6L, "e", "5.00"),
+          new Row(ChangeKind.DELETE, 4, 6L, "e", "5.00"), new Row(ChangeKind.UPDATE_PREIMAGE, 4, 10L, "a", "1.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 4, 1L, "a", "1.00")));
+      assertThat(r.skipped()).isZero();
+      assertThat(a.committedPosition()).contains(Position.of("contract-source", 4));
+    }
+    assertTarget(row(1, "a", "1.00"), row(3, "c", "3.00"), row(4, "b", "2.00"));
+  }
+
+  /**
+   * A version split over two batches, its deletes and pre-images first (as {@link ChangeBatch}
+   * asks of sources): keys the second batch moves onto keys the first one freed survive.
+   */
+  @Test
+  void keyChangesOfOneVersionSplitAcrossBatches() {
+    try (ChangeApplier a = open("contract")) {
+      apply(a, batch(BatchType.SNAPSHOT, true, 0, new Row(ChangeKind.INSERT, 0, 1L, "a", "1.00"),
+          new Row(ChangeKind.INSERT, 0, 2L, "b", "2.00"), new Row(ChangeKind.INSERT, 0, 3L, "c", "3.00")));
+      // one version: swap 1 <-> 2, move 3 -> 7, delete nothing else
+      apply(a, batch(BatchType.CHANGES, false, 0, new Row(ChangeKind.UPDATE_PREIMAGE, 1, 1L, "a", "1.00"),
+          new Row(ChangeKind.UPDATE_PREIMAGE, 1, 2L, "b", "2.00")));
+      apply(a, batch(BatchType.CHANGES, false, 0, new Row(ChangeKind.UPDATE_PREIMAGE, 1, 3L, "c", "3.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 2L, "a", "1.00")));
+      apply(a, batch(BatchType.CHANGES, false, 1, new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 1L, "b", "2.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 1, 7L, "c", "3.00")));
+      assertThat(a.committedPosition()).contains(Position.of("contract-source", 1));
+    }
+    assertTarget(row(1, "b", "2.00"), row(2, "a", "1.00"), row(7, "c", "3.00"));
+  }
+
+  @Test
+  void anUpdateThatChangesANullKeyIsSkippedAndCountedOnce() {
+    try (ChangeApplier a = open("contract")) {
+      apply(a, batch(BatchType.SNAPSHOT, true, 0, new Row(ChangeKind.INSERT, 0, 1L, "a", "1.00")));
+      ApplyResult r = apply(a, batch(BatchType.CHANGES, false, 1, new Row(ChangeKind.UPDATE_PREIMAGE, 1, null, "n", "1.00"),
+          new Row(ChangeKind.UPDATE_POSTIMAGE, 1, null, "n2", "1.00")));
+      assertThat(r.skipped()).isEqualTo(1);
+    }
+    assertTarget(row(1, "a", "1.00"));
+  }
+
+  @Test
   void rowsWithANullKeyAreSkippedAndCounted() {
     try (ChangeApplier a = open("contract")) {
       ApplyResult r = apply(a, batch(BatchType.SNAPSHOT, true, 0,

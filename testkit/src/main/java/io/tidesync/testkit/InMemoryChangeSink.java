@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * A table mirror held in memory, keyed by primary key, that commits each batch with its position
  * atomically: the test double of a Postgres sink. Reduces each version per key as the real sink
- * does. Thread safe for reading while a pipeline applies.
+ * does: a key exists after a version iff the version has an insert or post-image of it; a key the
+ * version only deletes or leaves a pre-image of (an update that changed the key) is gone. Thread safe for reading while a pipeline applies.
  *
  * <p>{@link #failAt(Fault)} makes the next apply fail at one step, to test recovery.
  */
@@ -142,11 +143,11 @@ public final class InMemoryChangeSink implements ChangeSink {
           List<List<Object>> deletes = new ArrayList<>();
           for (; r < batch.rowCount() && batch.commitVersion(r) == version; r++) {
             List<Object> k = key(batch, r);
+            ChangeKind kind = batch.kind(r);
             if (k.contains(null)) {
-              skipped++;
+              skipped += kind == ChangeKind.UPDATE_PREIMAGE ? 0 : 1; // an update counts once
               continue;
             }
-            ChangeKind kind = batch.kind(r);
             if (kind.isAfterImage()) {
               Map<String, Object> img = image(batch, r);
               Map<String, Object> prev = after.put(k, img);
@@ -154,8 +155,8 @@ public final class InMemoryChangeSink implements ChangeSink {
                 throw new InvalidSourceDataException("in-memory sink: cannot apply version " + version
                     + ": two different post-images for key " + k);
               }
-            } else if (kind == ChangeKind.DELETE) {
-              deletes.add(k);
+            } else {
+              deletes.add(k); // a delete, or the pre-image of an update (gone unless the version re-adds the key)
             }
           }
           for (List<Object> k : deletes) {

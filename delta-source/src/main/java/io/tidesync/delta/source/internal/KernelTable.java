@@ -55,6 +55,7 @@ import io.delta.kernel.types.TimestampType;
 import io.delta.kernel.utils.CloseableIterator;
 import io.delta.kernel.utils.FileStatus;
 import io.tidesync.ConfigurationException;
+import io.tidesync.InvalidSourceDataException;
 import io.tidesync.TidesyncException;
 import io.tidesync.spi.ChangeBatchBuilder;
 import io.tidesync.spi.ChangeKind;
@@ -217,7 +218,7 @@ public final class KernelTable {
           return new FileTask(scanFile, false, ChangeKind.INSERT, null, null, null, true);
         }
       };
-      return new FileRowCursor(this, tasks, () -> {
+      return new FileRowCursor(this, version(), tasks, () -> {
         closeQuietly(files);
       });
     }
@@ -423,7 +424,7 @@ public final class KernelTable {
         return RowCursor.EMPTY;
       }
       before.addAll(after);
-      return new FileRowCursor(state, before.iterator(), () -> {});
+      return new FileRowCursor(state, version, before.iterator(), () -> {});
     }
   }
 
@@ -470,6 +471,8 @@ public final class KernelTable {
 
   private final class FileRowCursor implements RowCursor {
     private final VersionState state;
+    /** The commit version the rows belong to (for messages). */
+    private final long version;
     private final Iterator<FileTask> tasks;
     private final Runnable onClose;
     private FileTask task;
@@ -483,8 +486,9 @@ public final class KernelTable {
     private int pos;
     private boolean closed;
 
-    FileRowCursor(VersionState state, Iterator<FileTask> tasks, Runnable onClose) {
+    FileRowCursor(VersionState state, long version, Iterator<FileTask> tasks, Runnable onClose) {
       this.state = state;
+      this.version = version;
       this.tasks = tasks;
       this.onClose = onClose;
     }
@@ -578,7 +582,7 @@ public final class KernelTable {
         ColumnVector types = physical.getColumnVector(ct);
         rowKinds = new ChangeKind[n];
         for (int i = 0; i < n; i++) {
-          ChangeKind k = ChangeKind.ofCdfName(types.getString(i));
+          ChangeKind k = changeKind(types.isNullAt(i) ? null : types.getString(i));
           rowKinds[i] = k;
           keep[i] &= k.isAfterImage() == task.afterImages();
         }
@@ -610,6 +614,22 @@ public final class KernelTable {
       selected = out;
       count = m;
       pos = 0;
+    }
+
+    /**
+     * @throws InvalidSourceDataException for a {@code _change_type} outside the Delta protocol
+     */
+    private ChangeKind changeKind(String value) {
+      try {
+        return ChangeKind.ofCdfName(value);
+      } catch (IllegalArgumentException e) {
+        String found = value == null ? "null" : "'" + value + "'";
+        throw new InvalidSourceDataException(location + ": cannot read the changes of version " + version
+            + ": the change data file " + InternalScanFileUtils.getAddFileStatus(task.scanFile()).getPath()
+            + " holds the _change_type " + found + ", which the Delta protocol does not define (it defines insert,"
+            + " update_preimage, update_postimage, delete). Fix the program that wrote the table and rewrite this file;"
+            + " the pipeline resumes from its last committed position");
+      }
     }
 
     private void releaseBatch() {

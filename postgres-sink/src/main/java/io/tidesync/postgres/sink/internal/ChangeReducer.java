@@ -20,11 +20,13 @@ import org.apache.arrow.vector.FieldVector;
  *
  * <p>Per commit version and key, the key's state after the version is its {@code INSERT} or
  * {@code UPDATE_POSTIMAGE} row if it has one, whatever the order of the rows in the version
- * (sources may emit a version's deletes before its inserts); otherwise, when the version deleted
- * it, a delete. Pre-images are ignored. Two different post-images of one key in one version break
- * the key, unless a timeseries column is configured: then the row with the latest value of it
- * wins. Across versions, the last version that touched the key wins. Rows whose key has a null are
- * skipped and counted (pre-images are not counted, so an update counts once).
+ * (sources may emit a version's deletes before its inserts); otherwise a delete: a version that
+ * gives a key only a {@code DELETE} or an {@code UPDATE_PREIMAGE} removes it (an update that
+ * changes the primary key leaves a pre-image under the old key and a post-image under the new
+ * one). Two different post-images of one key in one version break the key, unless a timeseries
+ * column is configured: then the row with the latest value of it wins. Across versions, the last
+ * version that touched the key wins. Rows whose key has a null are skipped and counted
+ * (pre-images are not counted, so an update counts once).
  */
 public final class ChangeReducer {
 
@@ -90,11 +92,8 @@ public final class ChangeReducer {
     long skipped = 0;
     for (int row = 0; row < n; row++) {
       ChangeKind kind = batch.kind(row);
-      if (kind == ChangeKind.UPDATE_PREIMAGE) {
-        continue;
-      }
       if (keyHasNull(batch, keyColumns, row)) {
-        skipped++;
+        skipped += kind == ChangeKind.UPDATE_PREIMAGE ? 0 : 1;
         continue;
       }
       long version = batch.commitVersion(row);
@@ -104,9 +103,9 @@ public final class ChangeReducer {
         take(slotRow, slotVersion, hasPost, deletes, s, row, version, kind);
       } else if (slotVersion[s] != version) {
         take(slotRow, slotVersion, hasPost, deletes, s, row, version, kind);
-      } else if (kind == ChangeKind.DELETE) {
+      } else if (!kind.isAfterImage()) {
         if (!hasPost[s]) {
-          slotRow[s] = row; // a delete after a delete: nothing changes
+          slotRow[s] = row; // a delete or pre-image after another: the key stays deleted
         }
       } else if (!hasPost[s]) {
         take(slotRow, slotVersion, hasPost, deletes, s, row, version, kind);
